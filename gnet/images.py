@@ -1,0 +1,275 @@
+"""Reading a user's image and centring it the MNIST way.
+
+MNIST digits are white ink on black, the ink fitted in a 20x20 box keeping its
+aspect ratio, pasted in a 28x28 image so that the centre of mass of the
+intensities lies at the centre (row 14, column 14 in pixel indices; MNIST
+itself used whole-pixel shifts, so its digits' centres lie within half a pixel
+of it). A network trained on MNIST sees only such images, so a user's image
+(any size, any format, dark ink on light paper or the other way round) goes
+through the same steps before ``gnet predict`` or the demo asks the network:
+
+* :func:`load_image` reads a file with Pillow into a float32 greyscale array in
+  [0, 1] with the ink high;
+* :func:`center_mnist` crops to the ink, scales into 20x20 and centres by mass;
+* :func:`prepare` does both and flattens to the 784 inputs of a network;
+* :func:`to_png` writes a digit back out as a PNG.
+
+Host-only code: numpy and Pillow, no array backend.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from gnet.errors import ImageError
+
+__all__ = ["SIZE", "BOX", "load_image", "center_mnist", "prepare", "to_png"]
+
+SIZE = 28
+"""Side of an MNIST image in pixels."""
+
+BOX = 20
+"""Side of the box the ink is fitted into, keeping its aspect ratio."""
+
+INK_MIN = 0.1
+"""A loaded image whose strongest ink (after removing the background level) is
+below this, in [0, 1], has no ink: about 25 of 255 grey levels, above JPEG noise
+on a blank page."""
+
+INK_THRESHOLD = 0.05
+"""Pixels above this fraction of the strongest ink count when cropping to the
+ink's bounding box."""
+
+_CENTRE = SIZE / 2  # 14.0: centre of mass target, in pixel indices (MNIST's)
+
+
+def _fail(path: str | os.PathLike[str], why: str) -> ImageError:
+    return ImageError(f"{os.fspath(path)}: {why}")
+
+
+def _to_grey(img: Image.Image) -> np.ndarray:
+    """A decoded Pillow image as float32 greyscale in [0, 1], black 0, white 1.
+
+    Transparency is composited onto white, so ink drawn on a transparent
+    background reads like ink on paper.
+    """
+    mode = img.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        if mode.startswith("I;16"):
+            a = a / 65535.0
+        elif mode == "I":
+            a = a / (65535.0 if a.size and a.max() > 255 else 255.0)
+        elif a.size and a.max() > 1.0:  # "F" with unknown range
+            a = a / a.max()
+        return np.clip(a, 0.0, 1.0).astype(np.float32)
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    grey = img.convert("L")
+    return np.asarray(grey, dtype=np.float32) / np.float32(255.0)
+
+
+def _border(a: np.ndarray) -> np.ndarray:
+    """The pixels on the four edges of a 2-D array."""
+    if a.shape[0] <= 2 or a.shape[1] <= 2:
+        return a.ravel()
+    return np.concatenate([a[0, :], a[-1, :], a[1:-1, 0], a[1:-1, -1]])
+
+
+def load_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an image file as float32 greyscale in [0, 1] with the ink high.
+
+    Any format Pillow reads (PNG, JPEG, BMP, GIF (first frame), TIFF, WebP...)
+    and any size. Colour is converted to grey; a transparent background is
+    composited onto white first; an EXIF orientation is applied. When the
+    background is light (the median of the border pixels is above one half)
+    the image is inverted, so the result is light ink on black like MNIST.
+    The background level (the border median) is then subtracted and the
+    result divided by its maximum, so grey paper becomes black and the
+    strongest ink 1.
+
+    Raises :class:`~gnet.errors.ImageError` (a ``ValueError``), one line naming
+    the file, for a missing, unreadable or empty file, a file that is not an
+    image, truncated or corrupt image data, and an image with no ink.
+    """
+    name = os.fspath(path)
+    try:
+        st = os.stat(name)
+    except FileNotFoundError:
+        raise _fail(name, "no such file") from None
+    except OSError as e:
+        raise _fail(name, f"cannot read: {e.strerror or e}") from None
+    if os.path.isdir(name):
+        raise _fail(name, "is a directory, not an image file")
+    if st.st_size == 0:
+        raise _fail(name, "empty file, not an image")
+    try:
+        with Image.open(name) as img:
+            img.load()  # decode now, so truncated data fails here
+            img = ImageOps.exif_transpose(img)
+            grey = _to_grey(img)
+    except ImageError:
+        raise
+    except Image.UnidentifiedImageError:
+        raise _fail(name, "not an image (format not recognised)") from None
+    except Image.DecompressionBombError as e:
+        raise _fail(name, f"image too large: {e}") from None
+    except PermissionError as e:
+        raise _fail(name, f"cannot read: {e.strerror or e}") from None
+    except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, ...
+        raise _fail(name, f"truncated or corrupt image data ({e})") from None
+    if grey.size == 0:
+        raise _fail(name, "image has no pixels")
+
+    if float(np.median(_border(grey))) > 0.5:
+        grey = 1.0 - grey
+    grey = np.clip(grey - float(np.median(_border(grey))), 0.0, None)
+    peak = float(grey.max())
+    if peak < INK_MIN:
+        raise _fail(name, "no ink found (the image is blank)")
+    return (grey / peak).astype(np.float32, copy=False)
+
+
+def _as_2d(gray: object) -> np.ndarray:
+    a = np.asarray(gray, dtype=np.float64)
+    if a.ndim == 1:  # a flat square canvas, e.g. the demo's list of values
+        side = math.isqrt(a.size)
+        if a.size == 0 or side * side != a.size:
+            raise ValueError(
+                f"expected a 2-D greyscale image or a flat square one, "
+                f"got {a.size} values (not a square)"
+            )
+        a = a.reshape(side, side)
+    if a.ndim != 2 or a.size == 0:
+        raise ValueError(f"expected a non-empty 2-D greyscale image, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError("greyscale image has NaN or infinite values")
+    return a
+
+
+def center_mnist(gray: np.ndarray) -> np.ndarray:
+    """Centre a greyscale digit the MNIST way; returns float32 (28, 28) in [0, 1].
+
+    ``gray`` is a 2-D array of any size with the ink high (as :func:`load_image`
+    gives, or a drawing canvas; values in any range, e.g. 0..255, since only
+    their ratios matter; negative values count as no ink). A 1-D input whose
+    length is a square (784, 78400, ...) is read as a square image.
+
+    Steps: crop to the bounding box of the pixels above ``INK_THRESHOLD`` of the
+    strongest ink; resize to fit a 20x20 box keeping the aspect ratio (Pillow
+    LANCZOS on float data); place it in a black 28x28 image at the whole-pixel
+    position that brings the centre of mass of the intensities nearest to
+    (14, 14), as MNIST did, but never so far that ink would leave the image
+    (then the centre of mass stays off-centre); rescale so the maximum is 1.
+
+    Raises :class:`~gnet.errors.ImageError` ``"no ink found"`` for a blank
+    input, ``ValueError`` for a wrong shape or non-finite values.
+    """
+    a = np.clip(_as_2d(gray), 0.0, None)
+    peak = float(a.max())
+    if not peak > 0.0:
+        raise ImageError("no ink found (the image is blank)")
+    a = a / peak
+
+    rows = np.flatnonzero((a > INK_THRESHOLD).any(axis=1))
+    cols = np.flatnonzero((a > INK_THRESHOLD).any(axis=0))
+    crop = a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = crop.shape
+    scale = BOX / max(h, w)
+    nh = min(BOX, max(1, round(h * scale)))
+    nw = min(BOX, max(1, round(w * scale)))
+    if (nh, nw) == (h, w):
+        digit = crop
+    else:
+        img = Image.fromarray(crop.astype(np.float32))  # mode "F"
+        digit = np.asarray(img.resize((nw, nh), Image.Resampling.LANCZOS), dtype=np.float64)
+        digit = np.clip(digit, 0.0, None)  # LANCZOS rings slightly below zero
+    mass = float(digit.sum())
+    if not mass > 0.0:  # cannot happen for a crop around ink, but be safe
+        raise ImageError("no ink found (the image is blank)")
+
+    cy = float((digit.sum(axis=1) * np.arange(nh)).sum()) / mass
+    cx = float((digit.sum(axis=0) * np.arange(nw)).sum()) / mass
+    top = min(max(math.floor(_CENTRE - cy + 0.5), 0), SIZE - nh)
+    left = min(max(math.floor(_CENTRE - cx + 0.5), 0), SIZE - nw)
+    out = np.zeros((SIZE, SIZE), dtype=np.float64)
+    out[top : top + nh, left : left + nw] = digit
+    out /= out.max()
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def prepare(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an image file and centre it the MNIST way: float32 (784,) in [0, 1].
+
+    The result is ready for a network trained on MNIST scaled to [0, 1].
+    Raises :class:`~gnet.errors.ImageError` naming the file.
+    """
+    grey = load_image(path)
+    try:
+        digit = center_mnist(grey)
+    except ValueError as e:
+        raise _fail(path, str(e)) from None
+    return digit.reshape(SIZE * SIZE)
+
+
+def to_png(pixels: np.ndarray, path: str | os.PathLike[str], scale: int = 1) -> Path:
+    """Save a digit as an 8-bit greyscale PNG, written atomically; returns the path.
+
+    ``pixels`` is (784,) or (28, 28) (any 2-D shape is accepted), floats in
+    [0, 1] or integers in 0..255, written as they are (ink high: a white digit
+    on black, like MNIST). ``scale`` (a positive integer) enlarges each pixel
+    into a ``scale`` x ``scale`` block. The file is written to a temporary file
+    in the same directory and moved into place with ``os.replace``, so a
+    reader never sees half a file.
+
+    Raises ``ValueError`` for a bad shape, range or scale, and
+    :class:`~gnet.errors.ImageError` naming the file when it cannot be written.
+    """
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
+        raise ValueError(f"scale must be a positive integer, got {scale!r}")
+    a = np.asarray(pixels)
+    if a.ndim == 1 and a.size == SIZE * SIZE:
+        a = a.reshape(SIZE, SIZE)
+    if a.ndim != 2 or a.size == 0:
+        raise ValueError(f"expected 784 pixels or a 2-D image, got shape {a.shape}")
+    if a.dtype == np.bool_:
+        data = a.astype(np.uint8) * 255
+    elif np.issubdtype(a.dtype, np.integer):
+        if a.min() < 0 or a.max() > 255:
+            raise ValueError("integer pixels must be in 0..255")
+        data = a.astype(np.uint8)
+    else:
+        f = a.astype(np.float64)
+        if not np.all(np.isfinite(f)):
+            raise ValueError("pixels have NaN or infinite values")
+        if f.min() < -1e-6 or f.max() > 1.0 + 1e-6:
+            raise ValueError(f"float pixels must be in [0, 1], got [{f.min():.4g}, {f.max():.4g}]")
+        data = np.round(np.clip(f, 0.0, 1.0) * 255.0).astype(np.uint8)
+    if scale > 1:
+        data = np.repeat(np.repeat(data, scale, axis=0), scale, axis=1)
+
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                Image.fromarray(data).save(f, format="PNG")  # uint8 2-D: mode "L"
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        raise _fail(target, f"cannot write PNG: {e.strerror or e}") from None
+    return target
