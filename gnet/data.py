@@ -1,0 +1,480 @@
+"""MNIST-style data sets: IDX parsing, download and cache, splits, statistics.
+
+Every file is treated as untrusted: it may be truncated, padded, corrupted,
+swapped with another file or not an IDX file at all. Each such problem is a
+one-line :class:`~gnet.errors.DataError` that names the file, never a
+traceback from ``gzip``, ``zlib`` or ``struct``.
+
+Files live in ``<data dir>/<data set>/`` (``.gz`` or uncompressed), where the
+data dir is ``$GNET_DATA_DIR`` or the platform cache folder. Missing files are
+downloaded with pooch from public mirrors tried in turn; a download is checked
+against the known hashes while it is still pooch's temporary file, so a failed
+or corrupted download never stays in the cache.
+
+This module runs on the host only: it returns NumPy arrays, and the backend
+moves them to the device once per run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import logging
+import math
+import os
+import re
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pooch
+
+from gnet.errors import ConfigError, DataError
+
+logger = logging.getLogger(__name__)
+
+DOWNLOAD_TIMEOUT_S = 60
+"""Seconds pooch waits for a mirror to answer (connect or next bytes)."""
+
+_FILE_NAMES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+
+
+def _files(hashes: dict[str, list[str]]) -> dict[str, dict]:
+    """Pair each file key with its file name and its known hashes."""
+    return {key: {"name": _FILE_NAMES[key], "hashes": hashes[key]} for key in _FILE_NAMES}
+
+
+# Known hashes, in pooch's "algorithm:value" form. A file matching any of them
+# is genuine. Each list holds the hashes of the .gz (SHA-256 from
+# shared/data/README.md, and MD5s of the original or upstream .gz) and the MD5
+# of the decompressed file, so hand-placed uncompressed files are recognised too.
+DATASETS: dict[str, dict] = {
+    "mnist": {
+        "files": _files(
+            {
+                "train_images": [
+                    "sha256:440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+                    "md5:f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                    "md5:6bbc9ace898e44ae57da46a324031adb",
+                ],
+                "train_labels": [
+                    "sha256:3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+                    "md5:d53e105ee54ea40749a09fcbcd1e9432",
+                    "md5:a25bea736e30d166cdddb491f175f624",
+                ],
+                "test_images": [
+                    "sha256:8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+                    "md5:9fb629c4189551a2d022fa330f9573f3",
+                    "md5:2646ac647ad5339dbf082846283269ea",
+                ],
+                "test_labels": [
+                    "sha256:f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+                    "md5:ec29112dd5afa0611ce80d1b7f02629c",
+                    "md5:27ae3e4e09519cfbb04c329615203637",
+                ],
+            }
+        ),
+        "mirrors": [
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/",
+            "http://yann.lecun.com/exdb/mnist/",
+        ],
+        "class_names": [str(digit) for digit in range(10)],
+        "image_shape": (28, 28),
+    },
+    "fashion-mnist": {
+        # SHA-256: Debian's recompressed .gz (as in shared/data); first MD5: the
+        # upstream .gz (the mirrors below serve these); second MD5: decompressed.
+        "files": _files(
+            {
+                "train_images": [
+                    "sha256:b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
+                    "md5:8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                    "md5:f4a8712d7a061bf5bd6d2ca38dc4d50a",
+                ],
+                "train_labels": [
+                    "sha256:0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
+                    "md5:25c81989df183df01b3e8a0aad5dffbe",
+                    "md5:9018921c3c673c538a1fc5bad174d6f9",
+                ],
+                "test_images": [
+                    "sha256:cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
+                    "md5:bef4ecab320f06d8554ea6380940ec79",
+                    "md5:8181f5470baa50b63fa0f6fddb340f0a",
+                ],
+                "test_labels": [
+                    "sha256:8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
+                    "md5:bb300cfdad3c16e7a12a480ee83cd310",
+                    "md5:15d484375f8d13e6eb1aabb0c3f46965",
+                ],
+            }
+        ),
+        "mirrors": [
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
+        ],
+        "class_names": [
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ],
+        "image_shape": (28, 28),
+    },
+}
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+# IDX type byte (third byte of the magic number) -> big-endian element type.
+_IDX_TYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_IMAGES_MAGIC = 0x00000803
+_LABELS_MAGIC = 0x00000801
+
+
+# --------------------------------------------------------------------------- IDX
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (gzip-compressed or raw) into a native-endian array.
+
+    Compression is detected by the gzip magic bytes, not the file name, so a
+    hand-decompressed file keeps working whatever it is called. The file
+    must be exactly as long as its header says: a short file is truncated and
+    a long one has trailing bytes, and both are errors rather than guesses.
+    """
+    path = Path(path).absolute()
+    data, compressed = _read_bytes(path)
+    dtype, shape, header_size = _parse_header(path, data)
+    count = math.prod(shape)
+    expected = header_size + count * dtype.itemsize
+    if len(data) != expected:
+        problem = "truncated" if len(data) < expected else "trailing bytes"
+        after = " after decompression" if compressed else ""
+        raise DataError(
+            f"{path}: {problem}: header says {_describe(shape)} ({expected} bytes) "
+            f"but the file has {len(data)} bytes{after}"
+        )
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=header_size)
+    # astype copies into a writeable, native-endian array the caller owns.
+    return array.astype(dtype.newbyteorder("=")).reshape(shape)
+
+
+def _read_bytes(path: Path) -> tuple[bytes, bool]:
+    """Return the file's (decompressed) bytes and whether it was gzip data."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if raw[:2] != _GZIP_MAGIC:
+        return raw, False
+    try:
+        return gzip.decompress(raw), True
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: corrupt gzip data: {_one_line(exc)}") from None
+
+
+def _parse_header(path: Path, data: bytes) -> tuple[np.dtype, tuple[int, ...], int]:
+    """Check the magic number and read the dimensions that follow it."""
+    if len(data) < 4:
+        raise DataError(f"{path}: not an IDX file: only {len(data)} bytes")
+    magic = int.from_bytes(data[:4], "big")
+    type_code, ndim = data[2], data[3]
+    if data[0] != 0 or data[1] != 0 or type_code not in _IDX_TYPES:
+        raise DataError(
+            f"{path}: not an IDX file: magic number 0x{magic:08x} "
+            f"(expected 0x{_IMAGES_MAGIC:08x} for images or 0x{_LABELS_MAGIC:08x} for labels)"
+        )
+    if ndim == 0:
+        raise DataError(f"{path}: bad IDX header: magic number 0x{magic:08x} gives no dimensions")
+    header_size = 4 + 4 * ndim
+    if len(data) < header_size:
+        raise DataError(
+            f"{path}: truncated: the IDX header needs {header_size} bytes "
+            f"but the file has {len(data)} bytes"
+        )
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    return _IDX_TYPES[type_code], shape, header_size
+
+
+def _describe(shape: tuple[int, ...]) -> str:
+    """Say what a header promises, in the words a user would use."""
+    if len(shape) == 3:
+        return f"{shape[0]} images of {shape[1]}x{shape[2]}"
+    if len(shape) == 1:
+        return f"{shape[0]} labels"
+    return "an array of shape " + "x".join(str(n) for n in shape)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message squeezed onto one line."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+# ------------------------------------------------------------- locate and download
+
+
+def default_data_dir() -> Path:
+    """``$GNET_DATA_DIR`` if set, else the platform's cache folder for gnet."""
+    env = os.environ.get("GNET_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path(pooch.os_cache("gnet"))
+
+
+def _dataset(name: str) -> dict:
+    """The DATASETS entry for *name*, or a DataError listing the known names."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        known = ", ".join(DATASETS)
+        raise DataError(f"unknown data set {name!r}; known data sets: {known}") from None
+
+
+def fetch(
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = True,
+    mirrors: list[str] | None = None,
+) -> dict[str, Path]:
+    """Return the paths of the four files of data set *name*, downloading any missing.
+
+    Keys: ``train_images``, ``train_labels``, ``test_images``, ``test_labels``.
+    Files already in ``<data_dir>/<name>/`` (``.gz`` or uncompressed) are
+    used as they are; *mirrors* (base URLs) replaces the built-in mirror list.
+    """
+    info = _dataset(name)
+    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    folder = root.expanduser().absolute() / name
+    mirrors = info["mirrors"] if mirrors is None else list(mirrors)
+    return {
+        key: _locate(folder, entry, name, download, mirrors)
+        for key, entry in info["files"].items()
+    }
+
+
+def _locate(folder: Path, entry: dict, name: str, download: bool, mirrors: list[str]) -> Path:
+    """Find one file in *folder*, or download it there."""
+    fname = entry["name"]
+    for candidate in (folder / fname, folder / fname.removesuffix(".gz")):
+        if candidate.is_file():
+            if not _matches_known_hash(candidate, entry["hashes"]):
+                logger.warning(
+                    "%s: checksum matches no known %s file; using it after IDX validation",
+                    candidate,
+                    name,
+                )
+            return candidate
+    if not download:
+        raise DataError(
+            f"{folder / fname}: not found (nor {fname.removesuffix('.gz')}); "
+            f"allow downloading, or copy the four {name} IDX files into {folder}"
+        )
+    return _download(folder, entry, mirrors)
+
+
+def _matches_known_hash(path: Path | str, known_hashes: list[str]) -> bool:
+    """True if the file's hash equals any known one; each algorithm runs at most once."""
+    computed: dict[str, str] = {}
+    for known in known_hashes:
+        algorithm, _, value = known.partition(":")
+        if algorithm not in computed:
+            computed[algorithm] = pooch.file_hash(str(path), alg=algorithm)
+        if computed[algorithm] == value.lower():
+            return True
+    return False
+
+
+class _VerifyingDownloader:
+    """pooch's HTTP downloader followed by a check against every known hash.
+
+    ``pooch.retrieve`` accepts one known hash, but a file may have several
+    (upstream's and Debian's Fashion-MNIST .gz differ). The check runs while
+    the download is still pooch's temporary file: raising here makes pooch
+    delete it, so a corrupted download never reaches the cache.
+    """
+
+    def __init__(self, known_hashes: list[str]):
+        self.known_hashes = known_hashes
+        self.http = pooch.HTTPDownloader(
+            progressbar=False, timeout=DOWNLOAD_TIMEOUT_S, chunk_size=1 << 16
+        )
+
+    def __call__(self, url, output_file, pooch_instance, check_only=False):
+        result = self.http(url, output_file, pooch_instance, check_only=check_only)
+        if not check_only and not _matches_known_hash(output_file, self.known_hashes):
+            raise ValueError("checksum matches no known hash (corrupted or incomplete download)")
+        return result
+
+
+def _download(folder: Path, entry: dict, mirrors: list[str]) -> Path:
+    """Download one file into *folder*, trying each mirror until one gives a good file."""
+    fname = entry["name"]
+    downloader = _VerifyingDownloader(entry["hashes"])
+    failures = []
+    for base in mirrors:
+        url = base.rstrip("/") + "/" + fname
+        logger.info("downloading %s to %s", url, folder)
+        try:
+            with _quiet_pooch():
+                path = pooch.retrieve(
+                    url, known_hash=None, fname=fname, path=folder, downloader=downloader
+                )
+            return Path(path)
+        except (OSError, ValueError) as exc:  # requests' errors are OSErrors
+            reason = _download_failure(exc)
+            logger.warning("download of %s failed: %s", url, reason)
+            failures.append(f"{url}: {reason}")
+    tried = "; ".join(failures) if failures else "no mirrors given"
+    raise DataError(f"{folder / fname}: download failed from every mirror: {tried}")
+
+
+@contextlib.contextmanager
+def _quiet_pooch():
+    """Hold back pooch's INFO lines, which its own handler writes to stderr.
+
+    The library never prints; it logs the same events through its own logger.
+    """
+    pooch_logger = pooch.get_logger()
+    level = pooch_logger.level
+    pooch_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        pooch_logger.setLevel(level)
+
+
+def _download_failure(exc: Exception) -> str:
+    """A few words on why a mirror failed, instead of requests' long messages."""
+    import requests  # pooch's dependency; imported late as pooch does
+
+    response = getattr(exc, "response", None)
+    if response is not None:
+        return f"HTTP {response.status_code} {response.reason}".strip()
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {DOWNLOAD_TIMEOUT_S} s"
+    if isinstance(exc, requests.ConnectionError):
+        errno_text = re.search(r"\[Errno -?\d+\] [^'\")]*", str(exc))
+        return "cannot connect" + (f" ({errno_text.group(0)})" if errno_text else "")
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "connection closed before the whole file arrived"
+    return _one_line(exc)
+
+
+# --------------------------------------------------------------------------- load
+
+
+def load(
+    name: str = "mnist",
+    data_dir: str | os.PathLike | None = None,
+    download: bool = True,
+    mirrors: list[str] | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Load a data set as ``((X_train, y_train), (X_test, y_test))`` on the host.
+
+    X is float32 of shape (N, H*W) scaled to [0, 1]; y is int64 of shape (N,).
+    The files are checked as a set (counts match, image sizes match the data
+    set, labels in range) so a swapped or mixed-up file is caught here and
+    not as a strange accuracy later.
+    """
+    info = _dataset(name)
+    paths = fetch(name, data_dir=data_dir, download=download, mirrors=mirrors)
+    train = _load_split(paths["train_images"], paths["train_labels"], info)
+    test = _load_split(paths["test_images"], paths["test_labels"], info)
+    return train, test
+
+
+def _load_split(images_path: Path, labels_path: Path, info: dict) -> tuple[np.ndarray, ...]:
+    """Read, cross-check and convert one split's image and label files."""
+    images = _read_expected(images_path, _IMAGES_MAGIC, ndim=3)
+    labels = _read_expected(labels_path, _LABELS_MAGIC, ndim=1)
+    height, width = info["image_shape"]
+    if images.shape[1:] != (height, width):
+        raise DataError(
+            f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, "
+            f"expected {height}x{width}"
+        )
+    if len(labels) != len(images):
+        raise DataError(
+            f"{labels_path}: has {len(labels)} labels but {images_path} "
+            f"has {len(images)} images"
+        )
+    n_classes = len(info["class_names"])
+    if labels.size and labels.max() >= n_classes:
+        index = int(np.argmax(labels >= n_classes))
+        raise DataError(
+            f"{labels_path}: label {labels[index]} at index {index} "
+            f"is outside 0..{n_classes - 1}"
+        )
+    X = images.reshape(len(images), height * width).astype(np.float32)
+    X /= 255.0
+    return X, labels.astype(np.int64)
+
+
+def _read_expected(path: Path, magic: int, ndim: int) -> np.ndarray:
+    """read_idx, plus a check that the file is the kind (images or labels) expected."""
+    array = read_idx(path)
+    if array.dtype != np.uint8 or array.ndim != ndim:
+        kind = "images" if magic == _IMAGES_MAGIC else "labels"
+        raise DataError(
+            f"{Path(path).absolute()}: expected an IDX {kind} file (magic 0x{magic:08x}: "
+            f"uint8, {ndim}-d) but it holds {array.dtype} data with {array.ndim} dimensions"
+        )
+    return array
+
+
+# ------------------------------------------------------------ splits and statistics
+
+
+def train_validation_split(
+    X: np.ndarray, y: np.ndarray, fraction: float, seed: int
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Hold out a random *fraction* of the samples as a validation set.
+
+    The permutation is drawn on the host from *seed*, so the same seed gives
+    the same split on every backend. ``fraction`` 0 gives an empty validation set.
+    """
+    if not 0 <= fraction < 1:
+        raise ConfigError(f"validation fraction must be in [0, 1), got {fraction}")
+    if len(X) != len(y):
+        raise DataError(f"X has {len(X)} samples but y has {len(y)}")
+    order = np.random.default_rng(seed).permutation(len(X))
+    n_val = int(len(X) * fraction)
+    val, train = order[:n_val], order[n_val:]
+    return (X[train], y[train]), (X[val], y[val])
+
+
+def normalization_stats(X: np.ndarray, chunk_rows: int = 8192) -> tuple[float, float]:
+    """Mean and standard deviation over all values of X (the training set).
+
+    Accumulated in float64, a block of rows at a time, so MNIST's 47 million
+    pixels need neither a float32 sum (which loses digits) nor a 376 MB
+    float64 copy.
+    """
+    X = np.asarray(X)
+    if X.size == 0:
+        raise DataError("normalization_stats needs at least one value")
+    rows = X.reshape(len(X), -1) if X.ndim > 1 else X.reshape(-1, 1)
+    mean = float(np.sum(rows, dtype=np.float64) / X.size)
+    squares = 0.0
+    for start in range(0, len(rows), chunk_rows):
+        block = rows[start : start + chunk_rows].astype(np.float64) - mean
+        squares += float(np.einsum("ij,ij->", block, block))
+    return mean, math.sqrt(squares / X.size)

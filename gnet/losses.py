@@ -1,0 +1,82 @@
+"""Losses over a batch: value and gradient side by side.
+
+``A`` is the network output and ``Y`` the one-hot targets, both of shape
+(batch, classes). Losses are averaged over the batch, so a learning rate
+means the same at every batch size; ``total`` returns the batch *sum* so the
+training loop can accumulate an epoch mean without reading the device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigError
+
+# Keeps log() finite when a probability underflows to zero.
+_EPS = 1e-12
+
+
+@dataclass(frozen=True)
+class Loss:
+    name: str
+    total: Callable[[Any, Any, Any], Any]
+    gradient: Callable[[Any, Any, Any], Any]
+    # The output activation whose Jacobian this loss cancels: with it, dZ of
+    # the last layer is ``gradient`` directly (e.g. softmax + cross-entropy:
+    # dZ = (P - Y) / B).
+    fused_with: str | None = None
+    fused_gradient: Callable[[Any, Any, Any], Any] | None = None
+
+
+def _cross_entropy_total(xp, P, Y):
+    return -xp.sum(Y * xp.log(xp.maximum(P, _EPS)))
+
+
+def _cross_entropy_gradient(xp, P, Y):
+    # dL/dP for L = -(1/B) sum y log p.
+    return -(Y / xp.maximum(P, _EPS)) / P.shape[0]
+
+
+def _softmax_cross_entropy_gradient(xp, P, Y):
+    return (P - Y) / P.shape[0]
+
+
+def _mse_total(xp, A, Y):
+    D = A - Y
+    return xp.sum(D * D)
+
+
+def _mse_gradient(xp, A, Y):
+    # L = (1/B) sum_b sum_k (a - y)^2, so dL/dA = 2 (A - Y) / B.
+    return (2.0 / A.shape[0]) * (A - Y)
+
+
+LOSSES: dict[str, Loss] = {
+    "cross-entropy": Loss(
+        "cross-entropy",
+        _cross_entropy_total,
+        _cross_entropy_gradient,
+        fused_with="softmax",
+        fused_gradient=_softmax_cross_entropy_gradient,
+    ),
+    "mse": Loss("mse", _mse_total, _mse_gradient),
+}
+
+_ALIASES = {
+    "cross_entropy": "cross-entropy",
+    "crossentropy": "cross-entropy",
+    "categorical_cross_entropy": "cross-entropy",
+    "mean_squared_error": "mse",
+}
+
+
+def get_loss(name: str) -> Loss:
+    """The loss called ``name`` (case-insensitive, aliases allowed)."""
+    if not isinstance(name, str):
+        raise ConfigError(f"loss: expected a name, got {name!r}")
+    key = _ALIASES.get(name.strip().lower(), name.strip().lower())
+    if key not in LOSSES:
+        raise ConfigError(f"loss {name!r}: unknown; expected one of {', '.join(LOSSES)}")
+    return LOSSES[key]

@@ -1,0 +1,371 @@
+"""The Network: a stack of Dense layers trained by backpropagation.
+
+    net = Network([784, 128, 10], ["relu", "softmax"], loss="cross-entropy",
+                  init="he", device="cpu", dtype="float32", seed=0)
+    history = net.fit(X, y, epochs=10, mode="mini-batch", batch_size=128)
+    report = net.evaluate(X_test, y_test)
+
+``X`` is (batch, inputs); ``y`` holds integer labels (batch,) or one-hot
+rows (batch, classes). Inputs may be arrays of any Array API library or
+anything ``numpy.asarray`` takes; results come back in the network's own
+namespace and device.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from . import backend as B
+from .activations import canonical_name, get_activation
+from .errors import ConfigError
+from .init import get_initializer
+from .layers import Dense, Dropout
+from .losses import get_loss
+from .metrics import confusion_matrix, macro_f1, one_hot, per_class
+
+# Rows per forward pass in predict/evaluate: bounds memory on large inputs.
+CHUNK = 8192
+
+
+class Network:
+    """A fully connected network; see the module docstring.
+
+    Parameters
+    ----------
+    layers : sizes including input and output, e.g. [784, 128, 10]
+    activations : one name per layer transition (sigmoid, relu, leaky_relu,
+        tanh, softmax, identity), case-insensitive
+    loss : "cross-entropy" (fused with a softmax output) or "mse"
+    init : "he", "glorot", "normal" or "uniform" (host-drawn from ``seed``)
+    device : "cpu", "cuda", "cuda:N", "torch", "torch:cuda", "strict", "auto",
+        or None for $GNET_DEVICE / cpu
+    dtype : "float32" or "float64"
+    dropout : inverted-dropout rate on every hidden layer's output
+    input_mean, input_std : inputs are standardised as (X - mean) / std
+    """
+
+    def __init__(
+        self,
+        layers: list[int],
+        activations: list[str],
+        loss: str = "cross-entropy",
+        init: str = "he",
+        device: Any = None,
+        dtype: str = "float32",
+        seed: int = 0,
+        dropout: float = 0.0,
+        leaky_relu_alpha: float = 0.01,
+        input_mean: float = 0.0,
+        input_std: float = 1.0,
+        class_names: list[str] | None = None,
+    ):
+        sizes = _check_sizes(layers)
+        names = _check_activations(activations, len(sizes) - 1)
+        if dtype not in ("float32", "float64"):
+            raise ConfigError(f"dtype {dtype!r}: expected float32 or float64")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"seed: expected an integer >= 0, got {seed!r}")
+        if not (isinstance(dropout, (int, float)) and 0.0 <= dropout < 1.0):
+            raise ConfigError(f"dropout: must be in [0, 1), got {dropout!r}")
+        if not (math.isfinite(input_std) and input_std > 0 and math.isfinite(input_mean)):
+            raise ConfigError(f"input_std: must be finite and > 0, got {input_std!r}")
+        self.backend = B.get_backend(device)
+        self.xp = self.backend.xp
+        self.dtype = getattr(self.xp, dtype)
+        self.dtype_name = dtype
+        self.sizes = sizes
+        self.activation_names = names
+        self.loss = get_loss(loss)
+        self.init_name = init
+        self.seed = seed
+        self.dropout = float(dropout)
+        self.leaky_relu_alpha = float(leaky_relu_alpha)
+        self.input_mean = float(input_mean)
+        self.input_std = float(input_std)
+        if class_names is not None and len(class_names) != sizes[-1]:
+            raise ConfigError(
+                f"class_names: {len(class_names)} names for {sizes[-1]} outputs"
+            )
+        self.class_names = list(class_names) if class_names else [str(k) for k in range(sizes[-1])]
+        self.epochs_trained = 0
+        self.stop_training = False
+        initializer = get_initializer(init)
+        rng = B.host_rng(seed)
+        self.layers = []
+        for fan_in, fan_out, name in zip(sizes[:-1], sizes[1:], names, strict=True):
+            W = self.backend.asarray(initializer(rng, fan_in, fan_out), dtype=self.dtype)
+            b = self.xp.zeros((fan_out,), dtype=self.dtype, device=self.backend.device)
+            act = get_activation(name, self.leaky_relu_alpha)
+            self.layers.append(Dense(W, b, act, self.xp))
+        self.dropouts = [Dropout(self.dropout) for _ in self.layers[:-1]] if dropout else []
+        fused = self.loss.fused_with == names[-1]
+        self._fused = fused
+
+    # ------------------------------------------------------------ properties
+
+    @property
+    def n_inputs(self) -> int:
+        return self.sizes[0]
+
+    @property
+    def n_classes(self) -> int:
+        return self.sizes[-1]
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(i * o + o for i, o in zip(self.sizes[:-1], self.sizes[1:]))
+
+    def config(self) -> dict:
+        """The architecture, as stored in model files."""
+        return {
+            "layers": list(self.sizes),
+            "activations": list(self.activation_names),
+            "loss": self.loss.name,
+            "init": self.init_name,
+            "dtype": self.dtype_name,
+            "dropout": self.dropout,
+            "leaky_relu_alpha": self.leaky_relu_alpha,
+            "seed": self.seed,
+        }
+
+    def __repr__(self) -> str:
+        arch = "-".join(map(str, self.sizes))
+        return (f"Network({arch}, {'/'.join(self.activation_names)}, loss={self.loss.name}, "
+                f"device={self.backend.spec}, dtype={self.dtype_name})")
+
+    # ------------------------------------------------------------ inputs
+
+    def as_input(self, X: Any, name: str = "X") -> Any:
+        """Validate X and move it to the network's device as (N, inputs) of its dtype.
+
+        Images of shape (N, 28, 28) are flattened. NaN or infinite values,
+        wrong widths and arrays on another device raise ValueError.
+        """
+        X = self._on_device(X, name)
+        xp = self.xp
+        if X.ndim > 2 and math.prod(X.shape[1:]) == self.n_inputs:
+            X = xp.reshape(X, (X.shape[0], self.n_inputs))
+        if X.ndim == 1 and X.shape[0] == self.n_inputs:
+            X = xp.reshape(X, (1, self.n_inputs))
+        if X.ndim != 2 or X.shape[1] != self.n_inputs:
+            raise ValueError(
+                f"{name}: expected shape (n_samples, {self.n_inputs}), got {tuple(X.shape)}"
+            )
+        if X.shape[0] == 0:
+            raise ValueError(f"{name}: no samples (shape {tuple(X.shape)})")
+        if not xp.isdtype(X.dtype, ("real floating", "integral", "bool")):
+            raise TypeError(f"{name}: expected real numbers, got dtype {X.dtype}")
+        X = xp.astype(X, self.dtype)
+        if not bool(xp.all(xp.isfinite(X))):
+            raise ValueError(f"{name}: contains NaN or infinite values")
+        if self.input_mean != 0.0 or self.input_std != 1.0:
+            X = (X - self.input_mean) / self.input_std
+        return X
+
+    def as_labels(self, y: Any, n_samples: int, name: str = "y") -> tuple[Any, Any]:
+        """Integer labels (N,) and one-hot targets (N, classes) on the device."""
+        y = self._on_device(y, name)
+        xp = self.xp
+        if y.ndim == 2 and y.shape[1] == self.n_classes and self.n_classes > 1:
+            y = xp.argmax(y, axis=1)
+        if y.ndim != 1:
+            raise ValueError(
+                f"{name}: expected labels of shape ({n_samples},) or one-hot rows "
+                f"({n_samples}, {self.n_classes}), got {tuple(y.shape)}"
+            )
+        if y.shape[0] != n_samples:
+            raise ValueError(f"{name}: {y.shape[0]} labels for {n_samples} samples in X")
+        if xp.isdtype(y.dtype, "real floating"):
+            if not bool(xp.all(y == xp.round(y))):
+                raise ValueError(f"{name}: labels must be integers")
+        elif not xp.isdtype(y.dtype, ("integral", "bool")):
+            raise TypeError(f"{name}: expected integer labels, got dtype {y.dtype}")
+        y = xp.astype(y, xp.int64)
+        low, high = int(xp.min(y)), int(xp.max(y))
+        if low < 0 or high >= self.n_classes:
+            bad = low if low < 0 else high
+            raise ValueError(
+                f"{name}: label {bad} out of range: the network has {self.n_classes} "
+                f"classes (0..{self.n_classes - 1})"
+            )
+        return y, one_hot(y, self.n_classes, self.dtype)
+
+    def _on_device(self, a: Any, name: str) -> Any:
+        if B.is_array(a) and not B.is_array_of_host(a):
+            if not B.same_device(a, self.backend):
+                other = B.backend_of(a)
+                raise ValueError(
+                    f"{name} is a {other.name} array on {other.device} but the network "
+                    f"is on {self.backend.name} {self.backend.device}; move it first "
+                    "(gnet.to_numpy) or build the network with that device"
+                )
+            return a
+        try:
+            return self.backend.asarray(B.host_array(a))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name}: cannot be read as a numeric array ({exc})") from exc
+
+    # ------------------------------------------------------------ forward / backward
+
+    def forward(self, X: Any, training: bool = False, masks: list | None = None) -> Any:
+        """Output activations for a prepared (N, inputs) batch on the device.
+
+        ``training`` keeps what backward needs and applies dropout, with new
+        masks from ``self._dropout_rng`` or the given ``masks`` (one per hidden layer).
+        """
+        A = X
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            A = layer.forward(A, keep=training)
+            if training and self.dropouts and i < last:
+                if masks is not None:
+                    A = self.dropouts[i].forward(A, self.xp, mask=masks[i])
+                else:
+                    U = self.backend.uniform(self._dropout_rng, tuple(A.shape), self.dtype)
+                    A = self.dropouts[i].forward(A, self.xp, uniform=U)
+        return A
+
+    def backward(self, A: Any, Y: Any) -> None:
+        """Backpropagate the batch-mean loss of output A against one-hot Y;
+        fills each layer's dW and db."""
+        xp = self.xp
+        if self._fused:
+            dZ, dA = self.loss.fused_gradient(xp, A, Y), None
+        else:
+            dZ, dA = None, self.loss.gradient(xp, A, Y)
+        for i in range(len(self.layers) - 1, -1, -1):
+            dA = self.layers[i].backward(dA=dA, dZ=dZ, need_dX=i > 0)
+            dZ = None
+            if i > 0 and self.dropouts:
+                dA = self.dropouts[i - 1].backward(dA)
+
+    def gradients(self, X: Any, y: Any, masks: list | None = None) -> list[tuple[Any, Any]]:
+        """[(dW, db), ...] of the batch-mean loss for one batch, same shapes as
+        the parameters. With dropout, pass ``masks`` to fix them (tests)."""
+        X = self.as_input(X)
+        _, Y = self.as_labels(y, X.shape[0])
+        if self.dropouts and masks is None:
+            self._dropout_rng = self.backend.random_generator([self.seed, 1 << 20])
+        A = self.forward(X, training=True, masks=masks)
+        self.backward(A, Y)
+        return [(layer.dW, layer.db) for layer in self.layers]
+
+    def loss_value(self, X: Any, y: Any) -> float:
+        """The batch-mean loss (no dropout), as a Python float."""
+        X = self.as_input(X)
+        _, Y = self.as_labels(y, X.shape[0])
+        return float(self.loss.total(self.xp, self.forward(X), Y)) / X.shape[0]
+
+    # ------------------------------------------------------------ inference
+
+    def predict_proba(self, X: Any) -> Any:
+        """Output activations (N, classes) (class probabilities with softmax)."""
+        X = self.as_input(X)
+        return self._predict_prepared(X)
+
+    def _predict_prepared(self, X: Any) -> Any:
+        n = X.shape[0]
+        if n <= CHUNK:
+            return self.forward(X)
+        parts = [self.forward(X[s : s + CHUNK]) for s in range(0, n, CHUNK)]
+        return self.xp.concat(parts, axis=0)
+
+    def predict(self, X: Any) -> Any:
+        """Predicted class indices (N,) as an int64 array on the network's device."""
+        return self.xp.argmax(self.predict_proba(X), axis=1)
+
+    def evaluate(self, X: Any, y: Any) -> dict:
+        """Accuracy, loss, confusion matrix, per-class metrics and macro F1 (host values)."""
+        X = self.as_input(X)
+        y, Y = self.as_labels(y, X.shape[0])
+        loss_sum, y_pred = self._loss_and_predictions(X, Y)
+        cm = B.to_numpy(confusion_matrix(y, y_pred, self.n_classes)).tolist()
+        n = X.shape[0]
+        rows = per_class(cm)
+        return {
+            "accuracy": sum(cm[k][k] for k in range(len(cm))) / n,
+            "loss": float(loss_sum) / n,
+            "confusion_matrix": cm,
+            "per_class": rows,
+            "macro_f1": macro_f1(rows),
+            "n_samples": n,
+        }
+
+    def _loss_and_predictions(self, X: Any, Y: Any) -> tuple[Any, Any]:
+        """Summed loss (0-d device array) and argmax predictions, chunk by chunk."""
+        xp = self.xp
+        total, preds = None, []
+        for s in range(0, X.shape[0], CHUNK):
+            A = self.forward(X[s : s + CHUNK])
+            part = self.loss.total(xp, A, Y[s : s + CHUNK])
+            total = part if total is None else total + part
+            preds.append(xp.argmax(A, axis=1))
+        return total, preds[0] if len(preds) == 1 else xp.concat(preds, axis=0)
+
+    # ------------------------------------------------------------ training and files
+
+    def fit(self, X: Any, y: Any, **kwargs: Any) -> Any:
+        """Train; see :func:`gnet.train.fit` for the arguments. Returns a History."""
+        from .train import fit
+
+        return fit(self, X, y, **kwargs)
+
+    def parameters(self) -> list[Any]:
+        """[W1, b1, W2, b2, ...] (the arrays themselves, not copies)."""
+        return [p for layer in self.layers for p in (layer.weight, layer.bias)]
+
+    def set_parameters(self, params: list[Any]) -> None:
+        """Replace weights and biases (host or device arrays, same shapes)."""
+        if len(params) != 2 * len(self.layers):
+            raise ValueError(f"expected {2 * len(self.layers)} arrays, got {len(params)}")
+        for k, layer in enumerate(self.layers):
+            for attr, p in (("weight", params[2 * k]), ("bias", params[2 * k + 1])):
+                old = getattr(layer, attr)
+                new = self.backend.asarray(B.to_numpy(p) if B.is_array(p) else p,
+                                           dtype=self.dtype)
+                if tuple(new.shape) != tuple(old.shape):
+                    raise ValueError(f"layers.{k}.{attr}: expected shape {tuple(old.shape)}, "
+                                     f"got {tuple(new.shape)}")
+                setattr(layer, attr, new)
+
+    def copy_parameters(self) -> list[Any]:
+        """Device copies of all parameters (snapshots for early stopping)."""
+        return [self.xp.asarray(p, copy=True) for p in self.parameters()]
+
+    def save(self, path: Any, **metadata: Any) -> None:
+        """Write a safetensors model file atomically (see gnet.io)."""
+        from .io import save_model
+
+        save_model(self, path, **metadata)
+
+    @classmethod
+    def from_config(cls, config: Any, **overrides: Any) -> Network:
+        """Build from a config dict or JSON file in gnet's (or the seeds') format."""
+        from .config import load_config, resolve
+
+        cfg = resolve(load_config(config), None)
+        kwargs = {k: cfg[k] for k in ("layers", "activations", "loss", "init", "dtype",
+                                      "seed", "dropout", "leaky_relu_alpha") if k in cfg}
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+
+def _check_sizes(layers: Any) -> list[int]:
+    if not isinstance(layers, (list, tuple)) or len(layers) < 2:
+        raise ConfigError(f"layers: expected a list of at least 2 sizes, got {layers!r}")
+    for size in layers:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ConfigError(f"layers: sizes must be positive integers, got {layers!r}")
+    return [int(s) for s in layers]
+
+
+def _check_activations(activations: Any, transitions: int) -> list[str]:
+    if isinstance(activations, str) or not isinstance(activations, (list, tuple)):
+        raise ConfigError(f"activations: expected a list of names, got {activations!r}")
+    if len(activations) != transitions:
+        raise ConfigError(
+            f"activations: {len(activations)} names for {transitions} layer transitions "
+            f"({activations!r})"
+        )
+    return [canonical_name(a) for a in activations]

@@ -1,0 +1,241 @@
+"""Optimisers and learning-rate schedules.
+
+An optimiser updates each Dense layer's ``weight`` and ``bias`` from its
+``dW`` and ``db``. Updates use augmented assignment (``W -= ...``): on NumPy,
+CuPy, torch and array-api-strict that is in place, which avoids allocating a
+new (in, out) array per step (~9x slower at batch 1); on a library with
+immutable arrays (JAX) Python falls back to ``W = W - ...`` and the result is
+stored back, so the same code is the functional fallback.
+
+Regularisation acts on weights only: L2 adds ``l2 * W`` and L1 adds
+``l1 * sign(W)`` to the gradient.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import array_api_compat
+
+from .errors import ConfigError
+
+
+def _zeros_like(a: Any) -> Any:
+    return array_api_compat.array_namespace(a).zeros_like(a)
+
+
+class Optimizer:
+    """Base class: holds the learning rate, regularisation and per-parameter state."""
+
+    def __init__(self, learning_rate: float, l1: float = 0.0, l2: float = 0.0):
+        for name, value in (("learning_rate", learning_rate), ("l1", l1), ("l2", l2)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{name}: expected a number, got {value!r}")
+        if not learning_rate > 0 or not math.isfinite(learning_rate):
+            raise ConfigError(f"learning_rate: must be > 0, got {learning_rate}")
+        if l1 < 0 or l2 < 0:
+            raise ConfigError(f"l1/l2: must be >= 0, got l1={l1}, l2={l2}")
+        self.learning_rate = float(learning_rate)
+        self.l1 = float(l1)
+        self.l2 = float(l2)
+        self.state: dict[tuple[int, int], Any] = {}
+        self.steps = 0
+
+    def step(self, layers: list) -> None:
+        """Apply one update to every Dense layer from its stored gradients."""
+        self.steps += 1
+        for i, layer in enumerate(layers):
+            dW = layer.dW
+            if self.l2:
+                dW = dW + self.l2 * layer.weight
+            if self.l1:
+                dW = dW + self.l1 * layer.xp.sign(layer.weight)
+            layer.weight = self.update((i, 0), layer.weight, dW)
+            layer.bias = self.update((i, 1), layer.bias, layer.db)
+
+    def update(self, key: tuple[int, int], p: Any, g: Any) -> Any:
+        raise NotImplementedError
+
+    def config(self) -> dict:
+        """The hyperparameters, as stored in configs and checkpoints."""
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with (Nesterov) momentum.
+
+    v <- mu v - lr g;  W <- W + v           (classical momentum)
+    W <- W + mu v - lr g  (after v's update) (Nesterov, Sutskever's form)
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        l1: float = 0.0,
+        l2: float = 0.0,
+    ):
+        super().__init__(learning_rate, l1, l2)
+        if not 0.0 <= momentum < 1.0:
+            raise ConfigError(f"momentum: must be in [0, 1), got {momentum}")
+        if nesterov and momentum == 0.0:
+            raise ConfigError("nesterov: needs momentum > 0")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+
+    def update(self, key, p, g):
+        if not self.momentum:
+            p -= self.learning_rate * g
+            return p
+        v = self.state.get(key)
+        if v is None:
+            v = _zeros_like(p)
+        v *= self.momentum
+        v -= self.learning_rate * g
+        self.state[key] = v
+        if self.nesterov:
+            p += self.momentum * v - self.learning_rate * g
+        else:
+            p += v
+        return p
+
+    def config(self):
+        return {"optimizer": "sgd", "learning_rate": self.learning_rate,
+                "momentum": self.momentum, "nesterov": self.nesterov,
+                "l1": self.l1, "l2": self.l2}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba): bias-corrected first and second moment estimates."""
+
+    def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, l1: float = 0.0, l2: float = 0.0):
+        super().__init__(learning_rate, l1, l2)
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+
+    def step(self, layers):
+        t = self.steps + 1
+        # Fold both bias corrections into one step size (the paper's Sec. 2 form).
+        self._lr_t = self.learning_rate * math.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
+        self._eps_t = self.eps * math.sqrt(1 - self.beta2**t)
+        super().step(layers)
+
+    def update(self, key, p, g):
+        m, v = self.state.get(key) or (_zeros_like(p), _zeros_like(p))
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        v *= self.beta2
+        v += (1 - self.beta2) * (g * g)
+        self.state[key] = (m, v)
+        p -= self._lr_t * m / (v**0.5 + self._eps_t)
+        return p
+
+    def config(self):
+        return {"optimizer": "adam", "learning_rate": self.learning_rate, "beta1": self.beta1,
+                "beta2": self.beta2, "eps": self.eps, "l1": self.l1, "l2": self.l2}
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton): divide the step by a running RMS of the gradient."""
+
+    def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, eps: float = 1e-8,
+                 l1: float = 0.0, l2: float = 0.0):
+        super().__init__(learning_rate, l1, l2)
+        self.rho, self.eps = float(rho), float(eps)
+
+    def update(self, key, p, g):
+        s = self.state.get(key)
+        if s is None:
+            s = _zeros_like(p)
+        s *= self.rho
+        s += (1 - self.rho) * (g * g)
+        self.state[key] = s
+        p -= self.learning_rate * g / (s**0.5 + self.eps)
+        return p
+
+    def config(self):
+        return {"optimizer": "rmsprop", "learning_rate": self.learning_rate, "rho": self.rho,
+                "eps": self.eps, "l1": self.l1, "l2": self.l2}
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+
+
+def get_optimizer(name: str, **kwargs: Any) -> Optimizer:
+    """An optimiser by name; kwargs it does not take (e.g. momentum for Adam) are ignored."""
+    if not isinstance(name, str) or name.strip().lower() not in OPTIMIZERS:
+        raise ConfigError(f"optimizer {name!r}: unknown; expected one of {', '.join(OPTIMIZERS)}")
+    cls = OPTIMIZERS[name.strip().lower()]
+    import inspect
+
+    accepted = inspect.signature(cls.__init__).parameters
+    return cls(**{k: v for k, v in kwargs.items() if k in accepted and v is not None})
+
+
+# ---------------------------------------------------------------- schedules
+
+
+@dataclass(frozen=True)
+class StepDecay:
+    """lr * gamma ** (epoch // step_size)."""
+
+    step_size: int
+    gamma: float
+
+    def __call__(self, epoch: int, base_lr: float, epochs: int) -> float:
+        return base_lr * self.gamma ** (epoch // self.step_size)
+
+
+@dataclass(frozen=True)
+class ExponentialDecay:
+    """lr * gamma ** epoch."""
+
+    gamma: float
+
+    def __call__(self, epoch: int, base_lr: float, epochs: int) -> float:
+        return base_lr * self.gamma**epoch
+
+
+@dataclass(frozen=True)
+class CosineDecay:
+    """From lr down to min_lr along half a cosine over the run's epochs."""
+
+    min_lr: float = 0.0
+
+    def __call__(self, epoch: int, base_lr: float, epochs: int) -> float:
+        progress = epoch / max(epochs, 1)
+        return self.min_lr + (base_lr - self.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def make_schedule(spec: Any) -> Any:
+    """A schedule from ``None``, a schedule object, a string ``step:10:0.5``,
+    ``exponential:0.95``, ``cosine[:min_lr]``, or a dict ``{"type": ...}``.
+
+    A schedule maps (0-based epoch, base lr, total epochs) to that epoch's lr.
+    """
+    if spec is None or callable(spec):
+        return spec
+    try:
+        if isinstance(spec, str):
+            kind, *args = spec.strip().lower().split(":")
+            values = [float(a) for a in args]
+        elif isinstance(spec, dict):
+            kind = str(spec.get("type", "")).lower()
+            values = [spec[k] for k in ("step_size", "gamma", "min_lr") if k in spec]
+        else:
+            raise ValueError
+        if kind == "step" and len(values) == 2 and values[0] >= 1 and values[1] > 0:
+            return StepDecay(int(values[0]), float(values[1]))
+        if kind == "exponential" and len(values) == 1 and values[0] > 0:
+            return ExponentialDecay(float(values[0]))
+        if kind == "cosine" and len(values) <= 1:
+            return CosineDecay(float(values[0]) if values else 0.0)
+    except (ValueError, TypeError, KeyError):
+        pass
+    raise ConfigError(
+        f"lr_schedule {spec!r}: expected step:STEP_SIZE:GAMMA, exponential:GAMMA, "
+        "cosine or cosine:MIN_LR"
+    )
