@@ -265,8 +265,7 @@ def fetch(
     folder = root.expanduser().absolute() / name
     mirrors = info["mirrors"] if mirrors is None else list(mirrors)
     return {
-        key: _locate(folder, entry, name, download, mirrors)
-        for key, entry in info["files"].items()
+        key: _locate(folder, entry, name, download, mirrors) for key, entry in info["files"].items()
     }
 
 
@@ -413,15 +412,13 @@ def _load_split(images_path: Path, labels_path: Path, info: dict) -> tuple[np.nd
         )
     if len(labels) != len(images):
         raise DataError(
-            f"{labels_path}: has {len(labels)} labels but {images_path} "
-            f"has {len(images)} images"
+            f"{labels_path}: has {len(labels)} labels but {images_path} has {len(images)} images"
         )
     n_classes = len(info["class_names"])
     if labels.size and labels.max() >= n_classes:
         index = int(np.argmax(labels >= n_classes))
         raise DataError(
-            f"{labels_path}: label {labels[index]} at index {index} "
-            f"is outside 0..{n_classes - 1}"
+            f"{labels_path}: label {labels[index]} at index {index} is outside 0..{n_classes - 1}"
         )
     X = images.reshape(len(images), height * width).astype(np.float32)
     X /= 255.0
