@@ -146,14 +146,17 @@ def load_config(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, An
         )
     config, problems = _normalise(data)
     if problems:
-        raise ConfigError(f"{where}: {_message(problems)}")
+        raise _error(problems, f"{where}: ")
     return config
 
 
 def resolve(
-    file_config: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None
+    file_config: dict[str, Any] | str | os.PathLike[str] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """DEFAULTS, then ``file_config``, then ``overrides`` (flags), validated.
+
+    ``file_config`` is what ``load_config`` returned (a path is loaded first).
 
     ``None`` values in ``overrides`` mean "flag not given" and are skipped.
     Training-mode rules: ``mode`` "per-sample" sets batch_size 1 and
@@ -162,6 +165,11 @@ def resolve(
     per-sample, and one without momentum has momentum 0.0: that is how the
     seeds trained. With no file, DEFAULTS hold.
     """
+    if isinstance(file_config, (str, os.PathLike)):
+        file_config = load_config(file_config)
+    for name, value in (("file_config", file_config), ("overrides", overrides)):
+        if value is not None and not isinstance(value, dict):
+            raise ConfigError(f"{name}: expected a dict or None, got {type(value).__name__}")
     problems: list[str] = []
     given = file_config is not None
     file_cfg, found = _normalise(file_config or {})
@@ -267,10 +275,7 @@ def _from_layer_objects(config: dict[str, Any]) -> list[str]:
     """
     layers = config["layers"]
     if not all(isinstance(x, dict) for x in layers):
-        return [
-            f"layers: mixes numbers and {{\"nodes\": N}} objects, got {_show(layers)}; "
-            "use one form"
-        ]
+        return [f'layers: mixes numbers and {{"nodes": N}} objects, got {_show(layers)}']
     problems = []
     for i, layer in enumerate(layers):
         for key in layer:
@@ -287,9 +292,7 @@ def _from_layer_objects(config: dict[str, Any]) -> list[str]:
     if not any(named):
         return problems
     if "activations" in config:
-        return problems + [
-            'activations: given both in "layers" objects and as "activations"; use one'
-        ]
+        return problems + ['activations: given both in "layers" objects and as "activations"']
     if all(named[:-1]) and not named[-1]:
         config["activations"] = acts[:-1]
     elif all(named):
@@ -298,8 +301,8 @@ def _from_layer_objects(config: dict[str, Any]) -> list[str]:
     else:
         missing = [i for i, has in enumerate(named[:-1]) if not has]
         problems.append(
-            f"layers: no activation at layers {missing}; every layer object but the last "
-            'needs an "activation"'
+            f"layers: no activation at layers {missing} (every layer object but the last "
+            'needs an "activation")'
         )
     return problems
 
@@ -319,17 +322,12 @@ def _from_regularization(config: dict[str, Any]) -> list[str]:
             log.info("regularization_rate %r ignored: regularization_type is none", rate)
         return []
     if name not in ("l1", "l2"):
-        return [
-            f'regularization_type: expected "l1", "l2" or "none", got {_show(kind)}'
-        ]
+        return [f'regularization_type: expected "l1", "l2" or "none", got {_show(kind)}']
     if rate is _MISSING or rate is None:
         log.info("regularization_type %s without regularization_rate: no regularization", name)
         return []
     if name in config and config[name] != rate:
-        return [
-            f"{name}: {_show(config[name])} conflicts with regularization_rate {_show(rate)}; "
-            "give one"
-        ]
+        return [f"{name}: {_show(config[name])} conflicts with regularization_rate {_show(rate)}"]
     config[name] = rate
     return []
 
@@ -396,7 +394,7 @@ def _resolve_mode(
         what = "batch size 1" if mode == "per-sample" else "the whole set, batch_size null"
         problem = (
             f"batch_size: {_show(level['batch_size'])} conflicts with mode {_show(mode)} "
-            f"({what}); give one of them"
+            f"(which means {what})"
         )
         return mode, implied[mode], [problem]
     return mode, implied[mode], []
@@ -455,9 +453,7 @@ def _check(config: dict[str, Any]) -> list[str]:
         "early_stopping": (1, True, "null or an integer >= 1 (epochs without improvement)"),
     }
     for key, (low, nullable, rule) in ints.items():
-        if key in config and not (
-            (nullable and config[key] is None) or _is_int(config[key], low)
-        ):
+        if key in config and not ((nullable and config[key] is None) or _is_int(config[key], low)):
             add(f"{key}: expected {rule}, got {_show(config[key])}")
 
     if "nesterov" in config and not isinstance(config["nesterov"], bool):
@@ -494,7 +490,7 @@ def _check_activations(acts: Any, layers: Any) -> list[str]:
         entries = "entry" if len(acts) == 1 else "entries"
         problems.append(
             f"activations: {len(acts)} {entries} for {len(layers) - 1} layer transitions "
-            f"(layers {_show(layers)}); give one per transition"
+            f"of layers {_show(layers)}"
         )
     return problems
 
@@ -552,9 +548,7 @@ def _check_schedule(config: dict[str, Any]) -> list[str]:
         if not (_is_number(low) and low >= 0):
             problems.append(f"lr_schedule: min_lr must be >= 0, got {_show(low)}")
         elif _is_number(lr) and low > lr:
-            problems.append(
-                f"lr_schedule: min_lr {_show(low)} is above learning_rate {_show(lr)}"
-            )
+            problems.append(f"lr_schedule: min_lr {_show(low)} is above learning_rate {_show(lr)}")
         else:
             spec["min_lr"] = float(low)
     return problems
@@ -568,11 +562,7 @@ def _is_int(value: Any, low: int) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _unknown_key(key: Any) -> str:
@@ -590,13 +580,10 @@ def _unknown_name(
     allowed = ", ".join(names)
     if not isinstance(value, str):
         return f"{key}: expected a name (one of {allowed}), got {_show(value)}"
-    text = f"{key}: unknown {_show(value)} (expected one of {allowed}"
     candidates = list(names) + list(aliases or {})
     close = difflib.get_close_matches(value.strip().lower(), candidates, n=1, cutoff=0.6)
-    if close:
-        name = (aliases or {}).get(close[0], close[0])
-        return f"{text}; did you mean {_show(name)}?)"
-    return text + ")"
+    hint = f"did you mean {_show((aliases or {}).get(close[0], close[0]))}? " if close else ""
+    return f"{key}: unknown {_show(value)} ({hint}expected one of {allowed})"
 
 
 def _show(value: Any) -> str:
@@ -612,12 +599,8 @@ def _json_type(value: Any) -> str:
     return names.get(type(value), "a number")
 
 
-def _message(problems: list[str]) -> str:
-    return "invalid configuration: " + "; ".join(problems)
-
-
-def _error(problems: list[str]) -> ConfigError:
-    error = ConfigError(_message(problems))
+def _error(problems: list[str], prefix: str = "") -> ConfigError:
+    error = ConfigError(f"{prefix}invalid configuration: " + "; ".join(problems))
     error.problems = list(problems)  # for callers that show one per line
     return error
 
