@@ -1,3 +1,61 @@
-"""gnet: a from-scratch neural network for MNIST-style images on any Array API backend."""
+"""gnet: a from-scratch neural network for MNIST-style images on any Array API backend.
+
+    import gnet
+    (X, y), (X_test, y_test) = gnet.datasets.load("mnist")
+    net = gnet.Network([784, 128, 10], ["relu", "softmax"], device="cpu", seed=0)
+    net.fit(X, y, epochs=10, batch_size=128,
+            optimizer=gnet.optim.SGD(learning_rate=0.1, momentum=0.9))
+    print(net.evaluate(X_test, y_test)["accuracy"])
+"""
 
 __version__ = "0.1.0"
+
+import logging
+
+# The library never prints: without a handler configured by the application,
+# gnet's log records go nowhere.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+from . import optim
+from .backend import Backend, get_backend, to_numpy
+from .errors import (
+    ConfigError,
+    DataError,
+    DeviceError,
+    GNetError,
+    ImageError,
+    ModelFileError,
+    TrainingDiverged,
+)
+from .io import load_model as load
+from .network import Network
+from .train import Callback, History
+
+
+def __getattr__(name: str):
+    # gnet.datasets is gnet.data, imported on first use.
+    if name == "datasets":
+        from . import data
+
+        return data
+    raise AttributeError(f"module 'gnet' has no attribute {name!r}")
+
+
+__all__ = [
+    "Backend",
+    "Callback",
+    "ConfigError",
+    "DataError",
+    "DeviceError",
+    "GNetError",
+    "History",
+    "ImageError",
+    "ModelFileError",
+    "Network",
+    "TrainingDiverged",
+    "__version__",
+    "get_backend",
+    "load",
+    "optim",
+    "to_numpy",
+]

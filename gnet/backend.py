@@ -107,8 +107,10 @@ class Backend:
 
 
 def _numpy_dtype(dtype: Any) -> Any:
-    name = getattr(dtype, "name", None) or str(dtype).split(".")[-1]
-    return np.dtype(name.replace("torch.", ""))
+    try:
+        return np.dtype(dtype)
+    except TypeError:  # torch.float32, array_api_strict.float32, ...
+        return np.dtype(str(dtype).rsplit(".", 1)[-1])
 
 
 def _is_strict_array(a: Any) -> bool:

@@ -48,7 +48,7 @@ class Dense:
         if X.shape[0] == 1:
             # At batch 1 the outer product by broadcasting is ~3x faster than matmul.
             self.dW = X.T * dZ
-            self.db = dZ[0]
+            self.db = dZ[0, :]
         else:
             self.dW = X.T @ dZ
             self.db = xp.sum(dZ, axis=0)
