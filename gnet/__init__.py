@@ -1,11 +1,11 @@
 """gnet: a from-scratch neural network for MNIST-style images on any Array API backend.
 
-    import gnet
-    (X, y), (X_test, y_test) = gnet.datasets.load("mnist")
-    net = gnet.Network([784, 128, 10], ["relu", "softmax"], device="cpu", seed=0)
-    net.fit(X, y, epochs=10, batch_size=128,
-            optimizer=gnet.optim.SGD(learning_rate=0.1, momentum=0.9))
-    print(net.evaluate(X_test, y_test)["accuracy"])
+import gnet
+(X, y), (X_test, y_test) = gnet.datasets.load("mnist")
+net = gnet.Network([784, 128, 10], ["relu", "softmax"], device="cpu", seed=0)
+net.fit(X, y, epochs=10, batch_size=128,
+        optimizer=gnet.optim.SGD(learning_rate=0.1, momentum=0.9))
+print(net.evaluate(X_test, y_test)["accuracy"])
 """
 
 __version__ = "0.1.0"

@@ -103,9 +103,7 @@ def canonical_name(name: str) -> str:
         raise ConfigError(f"activation: expected a name, got {name!r}")
     key = _ALIASES.get(name.strip().lower(), name.strip().lower())
     if key not in ACTIVATIONS:
-        raise ConfigError(
-            f"activation {name!r}: unknown; expected one of {', '.join(ACTIVATIONS)}"
-        )
+        raise ConfigError(f"activation {name!r}: unknown; expected one of {', '.join(ACTIVATIONS)}")
     return key
 
 

@@ -71,7 +71,9 @@ class Backend:
     def random_generator(self, seed: int | list[int]) -> Any:
         """A generator for :meth:`uniform`, on the device where the library has one."""
         if self.name == "cupy":
-            return self.xp.random.default_rng(int(np.random.SeedSequence(seed).generate_state(1)[0]))
+            return self.xp.random.default_rng(
+                int(np.random.SeedSequence(seed).generate_state(1)[0])
+            )
         if self.name == "torch":
             import torch
 

@@ -78,7 +78,9 @@ def save_model(net: Any, path: str | os.PathLike, **extra: Any) -> None:
     try:
         atomic_write_bytes(path, data)
     except OSError as exc:
-        raise ModelFileError(f"{path}: cannot write the model file ({exc.strerror or exc})") from exc
+        raise ModelFileError(
+            f"{path}: cannot write the model file ({exc.strerror or exc})"
+        ) from exc
 
 
 def read_model_file(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:

@@ -54,8 +54,16 @@ def per_class(cm: list[list[int]]) -> list[dict[str, float]]:
         precision = tp / predicted if predicted else 0.0
         recall = tp / support if support else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        rows.append({"label": k, "accuracy": (tp + tn) / total if total else 0.0,
-                     "precision": precision, "recall": recall, "f1": f1, "support": support})
+        rows.append(
+            {
+                "label": k,
+                "accuracy": (tp + tn) / total if total else 0.0,
+                "precision": precision,
+                "recall": recall,
+                "f1": f1,
+                "support": support,
+            }
+        )
     return rows
 
 

@@ -84,9 +84,7 @@ class Network:
         self.input_mean = float(input_mean)
         self.input_std = float(input_std)
         if class_names is not None and len(class_names) != sizes[-1]:
-            raise ConfigError(
-                f"class_names: {len(class_names)} names for {sizes[-1]} outputs"
-            )
+            raise ConfigError(f"class_names: {len(class_names)} names for {sizes[-1]} outputs")
         self.class_names = list(class_names) if class_names else [str(k) for k in range(sizes[-1])]
         self.epochs_trained = 0
         self.stop_training = False
@@ -131,8 +129,10 @@ class Network:
 
     def __repr__(self) -> str:
         arch = "-".join(map(str, self.sizes))
-        return (f"Network({arch}, {'/'.join(self.activation_names)}, loss={self.loss.name}, "
-                f"device={self.backend.spec}, dtype={self.dtype_name})")
+        return (
+            f"Network({arch}, {'/'.join(self.activation_names)}, loss={self.loss.name}, "
+            f"device={self.backend.spec}, dtype={self.dtype_name})"
+        )
 
     # ------------------------------------------------------------ inputs
 
@@ -268,7 +268,7 @@ class Network:
         n = X.shape[0]
         if n <= CHUNK:
             return self.forward(X)
-        parts = [self.forward(X[s : s + CHUNK]) for s in range(0, n, CHUNK)]
+        parts = [self.forward(X[s : min(s + CHUNK, n), :]) for s in range(0, n, CHUNK)]
         return self.xp.concat(parts, axis=0)
 
     def predict(self, X: Any) -> Any:
@@ -296,9 +296,11 @@ class Network:
         """Summed loss (0-d device array) and argmax predictions, chunk by chunk."""
         xp = self.xp
         total, preds = None, []
-        for s in range(0, X.shape[0], CHUNK):
-            A = self.forward(X[s : s + CHUNK])
-            part = self.loss.total(xp, A, Y[s : s + CHUNK])
+        n = X.shape[0]
+        for s in range(0, n, CHUNK):
+            e = min(s + CHUNK, n)
+            A = self.forward(X[s:e, :])
+            part = self.loss.total(xp, A, Y[s:e, :])
             total = part if total is None else total + part
             preds.append(xp.argmax(A, axis=1))
         return total, preds[0] if len(preds) == 1 else xp.concat(preds, axis=0)
@@ -322,11 +324,12 @@ class Network:
         for k, layer in enumerate(self.layers):
             for attr, p in (("weight", params[2 * k]), ("bias", params[2 * k + 1])):
                 old = getattr(layer, attr)
-                new = self.backend.asarray(B.to_numpy(p) if B.is_array(p) else p,
-                                           dtype=self.dtype)
+                new = self.backend.asarray(B.to_numpy(p) if B.is_array(p) else p, dtype=self.dtype)
                 if tuple(new.shape) != tuple(old.shape):
-                    raise ValueError(f"layers.{k}.{attr}: expected shape {tuple(old.shape)}, "
-                                     f"got {tuple(new.shape)}")
+                    raise ValueError(
+                        f"layers.{k}.{attr}: expected shape {tuple(old.shape)}, "
+                        f"got {tuple(new.shape)}"
+                    )
                 setattr(layer, attr, new)
 
     def copy_parameters(self) -> list[Any]:
@@ -345,8 +348,20 @@ class Network:
         from .config import load_config, resolve
 
         cfg = resolve(load_config(config), None)
-        kwargs = {k: cfg[k] for k in ("layers", "activations", "loss", "init", "dtype",
-                                      "seed", "dropout", "leaky_relu_alpha") if k in cfg}
+        kwargs = {
+            k: cfg[k]
+            for k in (
+                "layers",
+                "activations",
+                "loss",
+                "init",
+                "dtype",
+                "seed",
+                "dropout",
+                "leaky_relu_alpha",
+            )
+            if k in cfg
+        }
         kwargs.update(overrides)
         return cls(**kwargs)
 

@@ -103,16 +103,28 @@ class SGD(Optimizer):
         return p
 
     def config(self):
-        return {"optimizer": "sgd", "learning_rate": self.learning_rate,
-                "momentum": self.momentum, "nesterov": self.nesterov,
-                "l1": self.l1, "l2": self.l2}
+        return {
+            "optimizer": "sgd",
+            "learning_rate": self.learning_rate,
+            "momentum": self.momentum,
+            "nesterov": self.nesterov,
+            "l1": self.l1,
+            "l2": self.l2,
+        }
 
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba): bias-corrected first and second moment estimates."""
 
-    def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, l1: float = 0.0, l2: float = 0.0):
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        l1: float = 0.0,
+        l2: float = 0.0,
+    ):
         super().__init__(learning_rate, l1, l2)
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
@@ -134,15 +146,28 @@ class Adam(Optimizer):
         return p
 
     def config(self):
-        return {"optimizer": "adam", "learning_rate": self.learning_rate, "beta1": self.beta1,
-                "beta2": self.beta2, "eps": self.eps, "l1": self.l1, "l2": self.l2}
+        return {
+            "optimizer": "adam",
+            "learning_rate": self.learning_rate,
+            "beta1": self.beta1,
+            "beta2": self.beta2,
+            "eps": self.eps,
+            "l1": self.l1,
+            "l2": self.l2,
+        }
 
 
 class RMSprop(Optimizer):
     """RMSprop (Hinton): divide the step by a running RMS of the gradient."""
 
-    def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, eps: float = 1e-8,
-                 l1: float = 0.0, l2: float = 0.0):
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        rho: float = 0.9,
+        eps: float = 1e-8,
+        l1: float = 0.0,
+        l2: float = 0.0,
+    ):
         super().__init__(learning_rate, l1, l2)
         self.rho, self.eps = float(rho), float(eps)
 
@@ -157,8 +182,14 @@ class RMSprop(Optimizer):
         return p
 
     def config(self):
-        return {"optimizer": "rmsprop", "learning_rate": self.learning_rate, "rho": self.rho,
-                "eps": self.eps, "l1": self.l1, "l2": self.l2}
+        return {
+            "optimizer": "rmsprop",
+            "learning_rate": self.learning_rate,
+            "rho": self.rho,
+            "eps": self.eps,
+            "l1": self.l1,
+            "l2": self.l2,
+        }
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}

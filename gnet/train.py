@@ -155,7 +155,8 @@ def fit(
     best = (math.inf, None, None)  # (monitored loss, epoch, parameters)
     info = {"samples_total": n, "batch_size": size, "batches": -(-n // size), "epochs": epochs}
     batch_hooks = [
-        cb for cb in callbacks
+        cb
+        for cb in callbacks
         if getattr(type(cb), "on_batch_end", None) not in (None, Callback.on_batch_end)
     ]
     total_epochs = net.epochs_trained + epochs
@@ -168,11 +169,17 @@ def fit(
         _call(callbacks, "on_epoch_begin", epoch, info)
         snapshot = net.copy_parameters()
         start = time.perf_counter()
-        loss_sum, correct = _run_epoch(net, X, Y, y, size, optimizer, epoch, shuffle,
-                                       augment, batch_hooks, info)
+        loss_sum, correct = _run_epoch(
+            net, X, Y, y, size, optimizer, epoch, shuffle, augment, batch_hooks, info
+        )
         loss = float(loss_sum) / n  # the epoch's one host synchronisation
-        record = {"epoch": epoch, "loss": loss, "accuracy": float(correct) / n,
-                  "learning_rate": optimizer.learning_rate, "samples": n}
+        record = {
+            "epoch": epoch,
+            "loss": loss,
+            "accuracy": float(correct) / n,
+            "learning_rate": optimizer.learning_rate,
+            "samples": n,
+        }
         if not math.isfinite(loss):
             net.set_parameters(snapshot)
             raise TrainingDiverged(
@@ -184,8 +191,8 @@ def fit(
             v_loss, v_pred = net._loss_and_predictions(*val)
             record["val_loss"] = float(v_loss) / val[0].shape[0]
             v_true = xp.argmax(val[1], axis=1)
-            record["val_accuracy"] = float(xp.sum(xp.astype(v_pred == v_true, xp.int64))) / (
-                val[0].shape[0]
+            record["val_accuracy"] = (
+                float(xp.sum(xp.astype(v_pred == v_true, xp.int64))) / (val[0].shape[0])
             )
         backend.synchronize()
         record["seconds"] = time.perf_counter() - start
@@ -228,19 +235,21 @@ def _run_epoch(net, X, Y, y, size, optimizer, epoch, shuffle, augment, batch_hoo
             X, perm = xp.take(X, perm, axis=0), None
     outputs = xp.empty(Y.shape, dtype=net.dtype, device=backend.device)
     if batch_hooks:
-        info["running_loss"] = lambda: float(
-            net.loss.total(xp, outputs[: info["samples"]], Y[: info["samples"]])
-        ) / info["samples"]
+        info["running_loss"] = lambda: (
+            float(net.loss.total(xp, outputs[: info["samples"], :], Y[: info["samples"], :]))
+            / info["samples"]
+        )
     for batch, s in enumerate(range(0, n, size)):
-        Xb = X[s : s + size] if perm is None else xp.take(X, perm[s : s + size], axis=0)
+        e = min(s + size, n)  # the standard leaves out-of-bounds slice stops unspecified
+        Xb = X[s:e, :] if perm is None else xp.take(X, perm[s:e], axis=0)
         if augment is not None:
             Xb = augment(xp, Xb, epoch, batch)
         A = net.forward(Xb, training=True)
-        outputs[s : s + size] = A
-        net.backward(A, Y[s : s + size])
+        outputs[s:e, :] = A
+        net.backward(A, Y[s:e, :])
         optimizer.step(net.layers)
         if batch_hooks:
-            info.update(batch=batch, samples=min(s + size, n))
+            info.update(batch=batch, samples=e)
             for cb in batch_hooks:
                 cb.on_batch_end(batch, info)
     loss_sum = net.loss.total(xp, outputs, Y)

@@ -131,8 +131,14 @@ def test_dense_backward(device, name, batch):
     layer = Dense(be.asarray(W), be.asarray(b), act, xp)
     layer.forward(be.asarray(X), keep=True)
     dX = to_numpy(layer.backward(dA=G))
-    assert rel_error(to_numpy(layer.dW), numeric_gradient(lambda w: objective(X, w, b), W.copy())) < TOL
-    assert rel_error(to_numpy(layer.db), numeric_gradient(lambda v: objective(X, W, v), b.copy())) < TOL
+    assert (
+        rel_error(to_numpy(layer.dW), numeric_gradient(lambda w: objective(X, w, b), W.copy()))
+        < TOL
+    )
+    assert (
+        rel_error(to_numpy(layer.db), numeric_gradient(lambda v: objective(X, W, v), b.copy()))
+        < TOL
+    )
     assert rel_error(dX, numeric_gradient(lambda x: objective(x, W, b), X.copy())) < TOL
 
 
@@ -196,8 +202,14 @@ def test_whole_network_gradients(device, sizes, acts, loss):
 
 def test_network_gradients_with_dropout_masks(device):
     be = get_backend(device)
-    net = Network([5, 4, 4, 3], ["relu", "tanh", "softmax"], device=device, dtype="float64",
-                  seed=3, dropout=0.5)
+    net = Network(
+        [5, 4, 4, 3],
+        ["relu", "tanh", "softmax"],
+        device=device,
+        dtype="float64",
+        seed=3,
+        dropout=0.5,
+    )
     rng = np.random.default_rng(9)
     X, y = rng.standard_normal((3, 5)), rng.integers(0, 3, 3)
     masks = [be.asarray((rng.random((3, 4)) >= 0.5) * 2.0) for _ in range(2)]
