@@ -10,11 +10,8 @@ print(net.evaluate(X_test, y_test)["accuracy"])
 
 __version__ = "0.1.0"
 
-import logging
+import logging  # noqa: E402
 
-# The library never prints: without a handler configured by the application,
-# gnet's log records go nowhere.
-logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 from . import optim
 from .backend import Backend, get_backend, to_numpy
@@ -30,6 +27,10 @@ from .errors import (
 from .io import load_model as load
 from .network import Network
 from .train import Callback, History
+
+# The library never prints: without a handler configured by the application,
+# gnet's log records go nowhere.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 
 def __getattr__(name: str):

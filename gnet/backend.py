@@ -78,7 +78,7 @@ class Backend:
             import torch
 
             g = torch.Generator(device=self.device)
-            g.manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]))
+            g.manual_seed(_seed_int(seed))
             return g
         return np.random.default_rng(seed)
 
@@ -106,6 +106,11 @@ class Backend:
 
     def __repr__(self) -> str:
         return f"Backend({self.spec!r})"
+
+
+def _seed_int(seed: int | list[int]) -> int:
+    """One integer from a seed or a seed list, for device generators."""
+    return int(np.random.SeedSequence(seed).generate_state(1)[0])
 
 
 def _numpy_dtype(dtype: Any) -> Any:

@@ -112,7 +112,7 @@ class Network:
 
     @property
     def n_parameters(self) -> int:
-        return sum(i * o + o for i, o in zip(self.sizes[:-1], self.sizes[1:]))
+        return sum(i * o + o for i, o in zip(self.sizes[:-1], self.sizes[1:], strict=True))
 
     def config(self) -> dict:
         """The architecture, as stored in model files."""
