@@ -8,10 +8,7 @@ net.fit(X, y, epochs=10, batch_size=128,
 print(net.evaluate(X_test, y_test)["accuracy"])
 """
 
-__version__ = "0.1.0"
-
-import logging  # noqa: E402
-
+import logging
 
 from . import optim
 from .backend import Backend, get_backend, to_numpy
@@ -27,6 +24,8 @@ from .errors import (
 from .io import load_model as load
 from .network import Network
 from .train import Callback, History
+
+__version__ = "0.1.0"
 
 # The library never prints: without a handler configured by the application,
 # gnet's log records go nowhere.
