@@ -2,7 +2,8 @@
 
 ``A`` is the network output and ``Y`` the one-hot targets, both of shape
 (batch, classes). Losses are averaged over the batch, so a learning rate
-means the same at every batch size; ``total`` returns the batch *sum* so the
+means the same at every batch size; ``per_sample`` gives each row's loss
+(batch,) and ``total`` the batch *sum*, so the
 training loop can accumulate an epoch mean without reading the device.
 """
 
@@ -21,7 +22,7 @@ _EPS = 1e-12
 @dataclass(frozen=True)
 class Loss:
     name: str
-    total: Callable[[Any, Any, Any], Any]
+    per_sample: Callable[[Any, Any, Any], Any]
     gradient: Callable[[Any, Any, Any], Any]
     # The output activation whose Jacobian this loss cancels: with it, dZ of
     # the last layer is ``gradient`` directly (e.g. softmax + cross-entropy:
@@ -29,9 +30,13 @@ class Loss:
     fused_with: str | None = None
     fused_gradient: Callable[[Any, Any, Any], Any] | None = None
 
+    def total(self, xp: Any, A: Any, Y: Any) -> Any:
+        """The summed loss of the batch, a 0-d array."""
+        return xp.sum(self.per_sample(xp, A, Y))
 
-def _cross_entropy_total(xp, P, Y):
-    return -xp.sum(Y * xp.log(xp.maximum(P, _EPS)))
+
+def _cross_entropy(xp, P, Y):
+    return -xp.sum(Y * xp.log(xp.maximum(P, _EPS)), axis=1)
 
 
 def _cross_entropy_gradient(xp, P, Y):
@@ -43,9 +48,9 @@ def _softmax_cross_entropy_gradient(xp, P, Y):
     return (P - Y) / P.shape[0]
 
 
-def _mse_total(xp, A, Y):
+def _mse(xp, A, Y):
     D = A - Y
-    return xp.sum(D * D)
+    return xp.sum(D * D, axis=1)
 
 
 def _mse_gradient(xp, A, Y):
@@ -56,12 +61,12 @@ def _mse_gradient(xp, A, Y):
 LOSSES: dict[str, Loss] = {
     "cross-entropy": Loss(
         "cross-entropy",
-        _cross_entropy_total,
+        _cross_entropy,
         _cross_entropy_gradient,
         fused_with="softmax",
         fused_gradient=_softmax_cross_entropy_gradient,
     ),
-    "mse": Loss("mse", _mse_total, _mse_gradient),
+    "mse": Loss("mse", _mse, _mse_gradient),
 }
 
 _ALIASES = {

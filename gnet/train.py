@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from array_api_compat import device as device_of
+
 from . import backend as B
 from .errors import ConfigError, TrainingDiverged
 from .optim import SGD, Optimizer, make_schedule
@@ -39,6 +41,7 @@ class History:
     with validation data, val_loss and val_accuracy."""
 
     epochs: list[dict] = field(default_factory=list)
+    batch_losses: list[list[float]] = field(default_factory=list)
     stopped_early: bool = False
     best_epoch: int | None = None
 
@@ -112,6 +115,7 @@ def fit(
     early_stopping: int | None = None,
     shuffle: bool = True,
     augment: Any = None,
+    record_batches: bool = False,
 ) -> History:
     """Train ``net`` on (X, y) and return a :class:`History`.
 
@@ -128,6 +132,8 @@ def fit(
         without validation data); the best weights are restored at the end
     augment : ``augment(xp, X_batch, epoch, batch) -> X_batch`` applied to
         each training batch on the device (data augmentation)
+    record_batches : keep each batch's mean loss in ``history.batch_losses``
+        (computed once per epoch from the epoch's outputs, no extra syncs)
 
     Raises :class:`~gnet.errors.TrainingDiverged` when an epoch's loss is not
     finite; the network then keeps the weights of the last finite epoch.
@@ -169,10 +175,12 @@ def fit(
         _call(callbacks, "on_epoch_begin", epoch, info)
         snapshot = net.copy_parameters()
         start = time.perf_counter()
-        loss_sum, correct = _run_epoch(
+        losses, correct = _run_epoch(
             net, X, Y, y, size, optimizer, epoch, shuffle, augment, batch_hooks, info
         )
-        loss = float(loss_sum) / n  # the epoch's one host synchronisation
+        loss = float(xp.mean(losses))  # the epoch's host synchronisation
+        if record_batches:
+            history.batch_losses.append(B.to_numpy(batch_means(xp, losses, size)).tolist())
         record = {
             "epoch": epoch,
             "loss": loss,
@@ -216,7 +224,7 @@ def fit(
 
 
 def _run_epoch(net, X, Y, y, size, optimizer, epoch, shuffle, augment, batch_hooks, info):
-    """One pass over the data; returns (loss sum, correct count) as device arrays.
+    """One pass over the data; returns (per-sample losses, correct count) on the device.
 
     Each batch's outputs are copied into one (n, classes) buffer, and the loss
     and correct count are computed from it once at the end of the epoch: one
@@ -252,9 +260,21 @@ def _run_epoch(net, X, Y, y, size, optimizer, epoch, shuffle, augment, batch_hoo
             info.update(batch=batch, samples=e)
             for cb in batch_hooks:
                 cb.on_batch_end(batch, info)
-    loss_sum = net.loss.total(xp, outputs, Y)
+    losses = net.loss.per_sample(xp, outputs, Y)
     correct = xp.sum(xp.astype(xp.argmax(outputs, axis=1) == y, xp.int64))
-    return loss_sum, correct
+    return losses, correct
+
+
+def batch_means(xp: Any, losses: Any, size: int) -> Any:
+    """Mean loss of each batch of ``size`` consecutive rows (the last may be short)."""
+    n = losses.shape[0]
+    batches = -(-n // size)
+    padded = xp.concat(
+        [losses, xp.zeros((batches * size - n,), dtype=losses.dtype, device=device_of(losses))]
+    )
+    counts = [size] * (batches - 1) + [n - (batches - 1) * size]
+    sums = xp.sum(xp.reshape(padded, (batches, size)), axis=1)
+    return sums / xp.asarray(counts, dtype=losses.dtype, device=device_of(losses))
 
 
 def _call(callbacks, hook, *args):
