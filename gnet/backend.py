@@ -227,7 +227,11 @@ def same_device(a: Array, backend: Backend) -> bool:
 
 
 def to_numpy(a: Any) -> np.ndarray:
-    """Copy any array (NumPy, CuPy, torch, array-api-strict) to a host NumPy array."""
+    """Any array (NumPy, CuPy, torch, array-api-strict) as a host NumPy array.
+
+    Like ``numpy.asarray``, it does not copy what is already in host memory
+    (NumPy arrays, CPU tensors): copy the result before changing the original.
+    """
     if isinstance(a, np.ndarray):
         return a
     if compat.is_cupy_array(a):

@@ -9,13 +9,14 @@ training loop can accumulate an epoch mean without reading the device.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigError
 
-# Keeps log() finite when a probability underflows to zero.
+# Keeps the gradient -y/p finite when a probability underflows to zero.
 _EPS = 1e-12
 
 
@@ -36,7 +37,12 @@ class Loss:
 
 
 def _cross_entropy(xp, P, Y):
-    return -xp.sum(Y * xp.log(xp.maximum(P, _EPS)), axis=1)
+    # -log p exactly: +inf where a true class's probability underflowed to 0,
+    # which only a diverging network produces; that inf is what stops it.
+    # (The where() keeps log from ever seeing a 0, so no warnings.)
+    positive = P > 0
+    log_p = xp.where(positive, xp.log(xp.where(positive, P, 1.0)), -math.inf)
+    return -xp.sum(xp.where(Y > 0, Y * log_p, 0.0), axis=1)
 
 
 def _cross_entropy_gradient(xp, P, Y):

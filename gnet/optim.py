@@ -26,17 +26,27 @@ def _zeros_like(a: Any) -> Any:
     return array_api_compat.array_namespace(a).zeros_like(a)
 
 
+def _check(
+    name: str, value: Any, low: float, high: float, low_open: bool = False, high_open: bool = False
+) -> None:
+    """Raise ConfigError naming ``name`` unless value is a finite number in the range."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (
+            value < high if high_open else value <= high
+        )
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ConfigError(f"{name}: expected a finite number in {interval}, got {value!r}")
+
+
 class Optimizer:
     """Base class: holds the learning rate, regularisation and per-parameter state."""
 
     def __init__(self, learning_rate: float, l1: float = 0.0, l2: float = 0.0):
-        for name, value in (("learning_rate", learning_rate), ("l1", l1), ("l2", l2)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigError(f"{name}: expected a number, got {value!r}")
-        if not learning_rate > 0 or not math.isfinite(learning_rate):
-            raise ConfigError(f"learning_rate: must be > 0, got {learning_rate}")
-        if l1 < 0 or l2 < 0:
-            raise ConfigError(f"l1/l2: must be >= 0, got l1={l1}, l2={l2}")
+        _check("learning_rate", learning_rate, 0.0, math.inf, low_open=True)
+        _check("l1", l1, 0.0, math.inf)
+        _check("l2", l2, 0.0, math.inf)
         self.learning_rate = float(learning_rate)
         self.l1 = float(l1)
         self.l2 = float(l2)
@@ -79,8 +89,7 @@ class SGD(Optimizer):
         l2: float = 0.0,
     ):
         super().__init__(learning_rate, l1, l2)
-        if not 0.0 <= momentum < 1.0:
-            raise ConfigError(f"momentum: must be in [0, 1), got {momentum}")
+        _check("momentum", momentum, 0.0, 1.0, high_open=True)
         if nesterov and momentum == 0.0:
             raise ConfigError("nesterov: needs momentum > 0")
         self.momentum = float(momentum)
@@ -126,6 +135,9 @@ class Adam(Optimizer):
         l2: float = 0.0,
     ):
         super().__init__(learning_rate, l1, l2)
+        _check("beta1", beta1, 0.0, 1.0, high_open=True)
+        _check("beta2", beta2, 0.0, 1.0, high_open=True)
+        _check("eps", eps, 0.0, math.inf, low_open=True)
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
     def step(self, layers):
@@ -169,6 +181,8 @@ class RMSprop(Optimizer):
         l2: float = 0.0,
     ):
         super().__init__(learning_rate, l1, l2)
+        _check("rho", rho, 0.0, 1.0, high_open=True)
+        _check("eps", eps, 0.0, math.inf, low_open=True)
         self.rho, self.eps = float(rho), float(eps)
 
     def update(self, key, p, g):
@@ -243,30 +257,51 @@ class CosineDecay:
 
 def make_schedule(spec: Any) -> Any:
     """A schedule from ``None``, a schedule object, a string ``step:10:0.5``,
-    ``exponential:0.95``, ``cosine[:min_lr]``, or a dict ``{"type": ...}``.
+    ``exponential:0.95``, ``cosine[:min_lr]``, or a dict ``{"type": "step",
+    "step_size": 10, "gamma": 0.5}`` / ``{"type": "exponential", "gamma": g}`` /
+    ``{"type": "cosine", "min_lr": m}``.
 
     A schedule maps (0-based epoch, base lr, total epochs) to that epoch's lr.
     """
-    if spec is None or callable(spec):
+    if spec is None or callable(spec):  # includes custom (epoch, base_lr, epochs) -> lr
         return spec
-    try:
-        if isinstance(spec, str):
-            kind, *args = spec.strip().lower().split(":")
-            values = [float(a) for a in args]
-        elif isinstance(spec, dict):
-            kind = str(spec.get("type", "")).lower()
-            values = [spec[k] for k in ("step_size", "gamma", "min_lr") if k in spec]
-        else:
-            raise ValueError
-        if kind == "step" and len(values) == 2 and values[0] >= 1 and values[1] > 0:
-            return StepDecay(int(values[0]), float(values[1]))
-        if kind == "exponential" and len(values) == 1 and values[0] > 0:
-            return ExponentialDecay(float(values[0]))
-        if kind == "cosine" and len(values) <= 1:
-            return CosineDecay(float(values[0]) if values else 0.0)
-    except (ValueError, TypeError, KeyError):
-        pass
-    raise ConfigError(
+    error = ConfigError(
         f"lr_schedule {spec!r}: expected step:STEP_SIZE:GAMMA, exponential:GAMMA, "
-        "cosine or cosine:MIN_LR"
+        "cosine or cosine:MIN_LR (STEP_SIZE an integer >= 1, 0 < GAMMA, MIN_LR >= 0)"
     )
+    keys = {"step": ("step_size", "gamma"), "exponential": ("gamma",), "cosine": ("min_lr",)}
+    if isinstance(spec, str):
+        kind, *args = spec.strip().lower().split(":")
+        if kind not in keys or len(args) > len(keys[kind]):
+            raise error
+        try:
+            params = dict(zip(keys[kind], (float(a) for a in args), strict=False))
+        except ValueError:
+            raise error from None
+    elif isinstance(spec, dict):
+        kind = spec.get("type")
+        if kind not in keys or set(spec) - {"type", *keys[kind]}:
+            raise error
+        params = {k: v for k, v in spec.items() if k != "type"}
+    else:
+        raise error
+    if kind == "cosine":
+        params.setdefault("min_lr", 0.0)
+    values = list(params.values())
+    if set(params) != set(keys[kind]) or not all(
+        not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) for v in values
+    ):
+        raise error
+    if kind == "step":
+        if params["step_size"] < 1 or params["step_size"] != int(params["step_size"]):
+            raise error
+        if params["gamma"] <= 0:
+            raise error
+        return StepDecay(int(params["step_size"]), float(params["gamma"]))
+    if kind == "exponential":
+        if params["gamma"] <= 0:
+            raise error
+        return ExponentialDecay(float(params["gamma"]))
+    if params["min_lr"] < 0:
+        raise error
+    return CosineDecay(float(params["min_lr"]))

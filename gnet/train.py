@@ -188,10 +188,11 @@ def fit(
             "learning_rate": optimizer.learning_rate,
             "samples": n,
         }
-        if not math.isfinite(loss):
+        if not (math.isfinite(loss) and _all_finite(xp, net.parameters())):
             net.set_parameters(snapshot)
+            what = f"loss is {loss}" if not math.isfinite(loss) else "weights are not finite"
             raise TrainingDiverged(
-                f"training diverged in epoch {epoch}: loss is {loss} with learning rate "
+                f"training diverged in epoch {epoch}: {what} with learning rate "
                 f"{optimizer.learning_rate:g}; the network keeps the weights from before "
                 "this epoch (try a smaller learning rate)"
             )
@@ -275,6 +276,15 @@ def batch_means(xp: Any, losses: Any, size: int) -> Any:
     counts = [size] * (batches - 1) + [n - (batches - 1) * size]
     sums = xp.sum(xp.reshape(padded, (batches, size)), axis=1)
     return sums / xp.asarray(counts, dtype=losses.dtype, device=device_of(losses))
+
+
+def _all_finite(xp: Any, arrays: list) -> bool:
+    """True when no array holds NaN or inf (one host read for all of them)."""
+    checks = [xp.all(xp.isfinite(a)) for a in arrays]
+    ok = checks[0]
+    for c in checks[1:]:
+        ok = xp.logical_and(ok, c)
+    return bool(ok)
 
 
 def _call(callbacks, hook, *args):

@@ -370,12 +370,6 @@ def test_divergence_in_the_first_epoch_keeps_the_initial_weights():
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported: fit checks only the epoch loss, which is "
-    "computed before each update, so an epoch whose last update overflows "
-    "passes and the restored 'last finite' weights are infinite",
-)
 def test_divergence_restores_finite_weights_even_when_the_last_update_overflowed():
     rng = np.random.default_rng(0)
     X = rng.random((8, 3))

@@ -349,12 +349,6 @@ def test_get_optimizer_by_name():
         (lambda: optim.SGD(0.1, l1=math.inf), "l1"),
     ],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="gnet.optim does not validate these (reported): Adam beta1=1 divides by zero "
-    "at the first step, beta2=1 gives NaN weights; rho and eps are unchecked; a string "
-    "momentum raises a TypeError not naming it; NaN / inf l1 and l2 pass",
-)
 def test_unvalidated_optimizer_arguments(make, argument):
     with pytest.raises(ValueError, match=argument):
         make()
@@ -405,11 +399,6 @@ DOUBTFUL_SCHEDULES = [
 
 
 @pytest.mark.parametrize("spec", DOUBTFUL_SCHEDULES, ids=[repr(s) for s in DOUBTFUL_SCHEDULES])
-@pytest.mark.xfail(
-    strict=True,
-    reason="make_schedule accepts these (reported): dict values "
-    "are taken by position, not key; non-integer / non-finite values pass",
-)
 def test_doubtful_schedules_are_rejected(spec):
     with pytest.raises(ValueError, match="lr_schedule"):
         optim.make_schedule(spec)
