@@ -42,7 +42,7 @@ def _cross_entropy(xp, P, Y):
     # (The where() keeps log from ever seeing a 0, so no warnings.)
     positive = P > 0
     log_p = xp.where(positive, xp.log(xp.where(positive, P, 1.0)), -math.inf)
-    return -xp.sum(xp.where(Y > 0, Y * log_p, 0.0), axis=1)
+    return -xp.sum(Y * xp.where(Y > 0, log_p, 0.0), axis=1)
 
 
 def _cross_entropy_gradient(xp, P, Y):
