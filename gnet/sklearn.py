@@ -176,7 +176,8 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         was fitted before on the same classes and number of features.
         """
         warm = self.warm_start and hasattr(self, "network_")
-        X, y, on_device = self._validate_fit(X, y, reset=not warm)
+        backend = self.network_.backend if warm else B.get_backend(self.device)
+        X, y, on_device = self._validate_fit(X, y, backend, reset=not warm)
         classes = np.unique(y)
         if warm:
             if not _same_classes(classes, self.classes_):
@@ -186,7 +187,7 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                     f"now {classes.tolist()!r}"
                 )
         else:
-            self._start(X, classes)
+            self._start(X, classes, backend)
         y_index = np.searchsorted(self.classes_, y)
         self._train(X, y_index, on_device, epochs=self.epochs, incremental=False)
         return self
@@ -198,7 +199,8 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         first call and may be repeated later; early stopping does not apply.
         """
         first = not hasattr(self, "network_")
-        X, y, on_device = self._validate_fit(X, y, reset=first)
+        backend = B.get_backend(self.device) if first else self.network_.backend
+        X, y, on_device = self._validate_fit(X, y, backend, reset=first)
         if classes is not None:
             classes = np.unique(column_or_1d(_host(classes)))
             if not first and not _same_classes(classes, self.classes_):
@@ -209,7 +211,7 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if first:
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit")
-            self._start(X, classes)
+            self._start(X, classes, backend)
         unknown = np.setdiff1d(np.unique(y), self.classes_)
         if unknown.size:
             raise ValueError(
@@ -220,7 +222,7 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self._train(X, y_index, on_device, epochs=1, incremental=True)
         return self
 
-    def _start(self, X: Any, classes: Any) -> None:
+    def _start(self, X: Any, classes: Any, backend: B.Backend) -> None:
         """Fresh network and bookkeeping for the classes and width of X."""
         if len(classes) < 2:
             raise ValueError(
@@ -236,7 +238,7 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             [*activations, "softmax"],
             loss="cross-entropy",
             init=self.init,
-            device=self.device,
+            device=backend,
             dtype=self.dtype,
             seed=self.seed,
             dropout=self.dropout,
@@ -328,7 +330,7 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         NumPy for host input; an array of the estimator's device for input on it.
         """
         check_is_fitted(self)
-        X, on_device = self._validate_predict(X)
+        X, on_device = self._validate_predict(X, self.network_.backend)
         proba = self.network_.predict_proba(X)
         return proba if on_device else B.to_numpy(proba)
 
@@ -339,7 +341,7 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         there (NumPy when the labels are strings).
         """
         check_is_fitted(self)
-        X, on_device = self._validate_predict(X)
+        X, on_device = self._validate_predict(X, self.network_.backend)
         index = self.network_.predict(X)
         if on_device and self.classes_.dtype.kind in "biuf":
             classes = self.network_.backend.asarray(self.classes_)
@@ -367,12 +369,11 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     # ------------------------------------------------------------ validation
 
-    def _on_device(self, X: Any) -> bool:
+    def _on_device(self, X: Any, backend: B.Backend) -> bool:
         """True for an array on the estimator's (non-NumPy) device; raises for
         an array of another library or device."""
         if not B.is_array(X) or B.is_array_of_host(X):
             return False
-        backend = self.network_.backend if hasattr(self, "network_") else B.get_backend(self.device)
         if B.same_device(X, backend):
             return backend.name != "numpy"
         other = B.backend_of(X)
@@ -382,9 +383,11 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             "(or to the host with gnet.to_numpy) or set device to match"
         )
 
-    def _validate_fit(self, X: Any, y: Any, reset: bool) -> tuple[Any, Any, bool]:
+    def _validate_fit(
+        self, X: Any, y: Any, backend: B.Backend, reset: bool
+    ) -> tuple[Any, Any, bool]:
         """(X, y as a host label array, whether X stays on the device)."""
-        on_device = self._on_device(X)
+        on_device = self._on_device(X, backend)
         if on_device:
             X = self._check_device_array(X, reset)
             y = column_or_1d(_host(y), warn=True)
@@ -400,8 +403,8 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         check_classification_targets(y)
         return X, y, on_device
 
-    def _validate_predict(self, X: Any) -> tuple[Any, bool]:
-        on_device = self._on_device(X)
+    def _validate_predict(self, X: Any, backend: B.Backend) -> tuple[Any, bool]:
+        on_device = self._on_device(X, backend)
         if on_device:
             return self._check_device_array(X, reset=False), True
         X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])

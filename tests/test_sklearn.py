@@ -406,6 +406,11 @@ def test_model_fitted_on_a_device_unpickles_on_a_cpu_only_machine(monkeypatch, d
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         back.partial_fit(X, y)  # the optimiser state moved to the host too
+    if device == "strict":  # where the device is there again, a new fit uses it
+        back.fit(strict_device1(X), y)
+        assert back.device_ == "strict" and str(back.predict(strict_device1(X)).device) == str(
+            strict_device1(X).device
+        )
 
 
 def test_pickle_holds_only_host_arrays():
