@@ -136,7 +136,8 @@ def training_figure(history: Any) -> Figure:
 
     Three panels sharing the epoch axis. A batch ``j`` of ``m`` in epoch ``e``
     is drawn at ``e - 1 + (j + 1) / m``, so the epoch means (drawn at ``e``)
-    sit at the end of the batches they average.
+    sit at the end of the batches they average. Epochs with an empty list of
+    batch losses (run before a resume) show only their epoch values.
     """
     epochs, batches = _epochs_and_batches(history)
     if not epochs:
@@ -144,9 +145,11 @@ def training_figure(history: Any) -> Figure:
     fig = Figure(figsize=(13, 4.2), layout="constrained")
     ax_loss, ax_acc, ax_lr = fig.subplots(1, 3)
 
-    if batches:
+    if any(batches):
         xs, ys = [], []
-        for e, losses in enumerate(batches):
+        for k, losses in enumerate(batches):
+            # batch_losses[k] belongs to epochs[k] (empty for epochs run before a resume).
+            e = float(epochs[k].get("epoch", k + 1)) - 1 if k < len(epochs) else float(k)
             m = len(losses)
             xs.extend(e + (j + 1) / m for j in range(m))
             ys.extend(losses)
@@ -188,7 +191,7 @@ def training_figure(history: Any) -> Figure:
     last = float(epochs[-1].get("epoch", len(epochs)))
     first = float(epochs[0].get("epoch", 1)) - 1
     for ax in (ax_loss, ax_acc, ax_lr):
-        ax.set_xlim(first if batches else first + 0.8, last + 0.2)
+        ax.set_xlim(first if any(batches) else first + 0.8, last + 0.2)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 

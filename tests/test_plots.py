@@ -98,6 +98,19 @@ def test_training_plots_without_batches_or_from_metrics_json(run, tmp_path):
         plots.training_figure({"epochs": []})
 
 
+def test_training_plots_of_a_resumed_run(run):
+    """Epochs 1-2 from a checkpoint (no batch losses), then epochs 3-4 with them."""
+    _, history, *_ = run
+    epochs = [dict(e, epoch=e["epoch"] + k) for k in (0, 2) for e in history.epochs]
+    resumed = gnet.History(epochs=epochs, batch_losses=[[], [], *history.batch_losses])
+    fig = plots.training_figure(resumed)
+    raw = fig.axes[0].get_lines()[0]
+    x = np.asarray(raw.get_xdata())
+    per_epoch = len(history.batch_losses[0])
+    assert x[0] == pytest.approx(2 + 1 / per_epoch) and x[-1] == pytest.approx(4.0)
+    assert fig.axes[0].get_xlim()[0] == 0
+
+
 def test_evaluation_plots(run, tmp_path):
     net, _, Xt, yt, report = run
     paths = plots.save_evaluation_plots(net, Xt, yt, report, tmp_path)

@@ -1,0 +1,454 @@
+"""``gnet demo``: draw a digit in the browser and watch the network read it.
+
+A small local web server and its one static page (``index.html``,
+``demo.js``, ``demo.css`` in this package; no external scripts, fonts or
+images, so it works without internet). The page sends the drawing to the
+server, which centres it the MNIST way with :func:`gnet.images.center_mnist`
+(the same code as ``gnet predict``) and answers with the ten probabilities
+and the 28x28 image the network saw.
+
+Why the standard library's :class:`http.server.ThreadingHTTPServer`: the demo
+serves one person on their own machine (loopback by default), three static
+files and two tiny JSON endpoints. A web framework or ASGI server would add
+dependencies, an event loop and a larger attack surface for nothing this
+needs; ``http.server`` is always there, and the few things it leaves to us
+(a body size limit, JSON errors, a socket timeout, no logging to stderr) are
+a few lines each, written and tested below. Threads (one per connection,
+daemon threads) keep a slow or stalled client from blocking the page's
+requests; predictions share the network under a lock.
+
+Endpoints (all answers are JSON except the page itself)::
+
+    GET  /               the page (also /index.html, /demo.js, /demo.css)
+    GET  /model          {"architecture": "784-128-10", "layers": [...],
+                          "activations": [...], "loss": ..., "parameters": N,
+                          "class_names": [...], "dataset": "mnist" | null,
+                          "epochs_trained": N, "gnet_version": ...,
+                          "test": {"accuracy": .., "loss": .., "n_samples": ..,
+                                   "confusion_matrix": [[..]]} | null,
+                          "input": {"min_side": 28, "max_side": 560,
+                                    "max_body_bytes": 1000000}}
+    POST /predict        body {"pixels": [v, ...]}: a square greyscale drawing
+                         flattened row by row (e.g. 280*280 values), ink high,
+                         each a number in [0, 255] (the page sends its
+                         canvas's alpha channel); side between 28 and 560.
+                         Content-Type must be application/json.
+                         -> {"blank": false, "prediction": 7, "label": "7",
+                             "probabilities": [p0, ..., p9],
+                             "image": [784 values in [0, 1], row by row]}
+                         A drawing without ink (all zeros) is not an error:
+                         -> {"blank": true, "prediction": null, "label": null,
+                             "probabilities": null, "image": null}
+
+Errors are ``{"error": "one line"}`` with status 400 (malformed JSON, wrong
+keys, types, values or length), 404 (unknown path), 405 (wrong method, with
+``Allow``), 411 (no Content-Length), 413 (body over :data:`MAX_BODY` bytes),
+415 (not JSON) or 500 (a bug: logged, the server keeps running).
+
+The module prints nothing; it logs requests on the ``gnet.demo`` logger.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import socket
+import threading
+import webbrowser
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from .. import __version__
+from ..backend import to_numpy
+from ..errors import ModelFileError
+from ..images import SIZE, center_mnist
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["serve", "make_server", "DemoServer", "Demo", "MAX_BODY", "MIN_SIDE", "MAX_SIDE"]
+
+MAX_BODY = 1_000_000
+"""Largest request body accepted, in bytes (a 280x280 drawing is 80-320 kB)."""
+
+DRAIN_LIMIT = 16 * MAX_BODY
+"""An oversized body up to this size is read and thrown away before the 413
+answer, so that a client that sends its whole body before reading (most do)
+gets the answer instead of a connection reset. Larger ones are cut off."""
+
+MIN_SIDE, MAX_SIDE = SIZE, 560
+"""Accepted sides of the square drawing, in pixels."""
+
+SOCKET_TIMEOUT_S = 15
+"""A client that sends nothing for this long is disconnected."""
+
+_STATIC = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/index.html": ("index.html", "text/html; charset=utf-8"),
+    "/demo.js": ("demo.js", "text/javascript; charset=utf-8"),
+    "/demo.css": ("demo.css", "text/css; charset=utf-8"),
+}
+
+# The page loads nothing from elsewhere, and no other site may frame it.
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+class RequestError(Exception):
+    """A client error: answered with ``status`` and ``{"error": message}``."""
+
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.headers = headers or {}
+
+
+class Demo:
+    """The demo's state: a network on the CPU, its description, the static files.
+
+    ``model`` is a model file path or a :class:`~gnet.Network` whose first
+    layer takes 784 inputs (28x28 images).
+    """
+
+    def __init__(self, model: Any):
+        from ..io import load_model
+
+        if isinstance(model, (str, os.PathLike)):
+            self.net = load_model(model, device="cpu")
+            name = os.fspath(model)
+        else:
+            self.net = model
+            name = "the model"
+        if self.net.n_inputs != SIZE * SIZE:
+            raise ModelFileError(
+                f"{name}: the demo needs a model with {SIZE * SIZE} inputs ({SIZE}x{SIZE} "
+                f"images); this one has {self.net.n_inputs}"
+            )
+        self.lock = threading.Lock()
+        meta = dict(getattr(self.net, "metadata", None) or {})
+        self.info = {
+            "architecture": "-".join(map(str, self.net.sizes)),
+            "layers": list(self.net.sizes),
+            "activations": list(self.net.activation_names),
+            "loss": self.net.loss.name,
+            "parameters": self.net.n_parameters,
+            "class_names": list(self.net.class_names),
+            "dataset": meta.get("dataset"),
+            "epochs_trained": self.net.epochs_trained,
+            "gnet_version": meta.get("gnet_version", __version__),
+            "test": _test_report(meta.get("test"), self.net.n_classes),
+            "input": {"min_side": MIN_SIDE, "max_side": MAX_SIDE, "max_body_bytes": MAX_BODY},
+        }
+        self.info_json = _json_bytes(self.info)
+        files = resources.files(__package__)
+        self.static = {
+            path: (files.joinpath(name).read_bytes(), ctype)
+            for path, (name, ctype) in _STATIC.items()
+        }
+
+    def predict(self, payload: Any) -> dict:
+        """The answer to a /predict body (already parsed JSON); RequestError if invalid."""
+        pixels = _pixels(payload)
+        if not pixels.max() > 0:
+            return {
+                "blank": True,
+                "prediction": None,
+                "label": None,
+                "probabilities": None,
+                "image": None,
+            }
+        image = center_mnist(pixels)
+        with self.lock:
+            proba = to_numpy(self.net.predict_proba(image.reshape(1, SIZE * SIZE)))[0]
+        k = int(np.argmax(proba))
+        return {
+            "blank": False,
+            "prediction": k,
+            "label": self.net.class_names[k],
+            "probabilities": [round(float(p), 6) for p in proba],
+            "image": [round(float(v), 4) for v in image.reshape(-1)],
+        }
+
+
+def _test_report(test: Any, classes: int) -> dict | None:
+    """The model file's test results, if they are well formed; else None."""
+    if not isinstance(test, dict):
+        return None
+    cm = test.get("confusion_matrix")
+    ok = (
+        isinstance(cm, list)
+        and len(cm) == classes
+        and all(
+            isinstance(row, list)
+            and len(row) == classes
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in row)
+            for row in cm
+        )
+    )
+    if not ok:
+        logger.info("model metadata 'test' has no usable confusion matrix; not shown")
+        return None
+    out = {"confusion_matrix": cm, "n_samples": sum(map(sum, cm))}
+    for key in ("accuracy", "loss", "macro_f1"):
+        value = test.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = float(value) if math.isfinite(value) else None
+    return out
+
+
+def _pixels(payload: Any) -> np.ndarray:
+    """Validate a /predict body; return the drawing as a float64 (side, side) array."""
+    if not isinstance(payload, dict):
+        raise RequestError(400, 'expected a JSON object {"pixels": [...]}')
+    unknown = sorted(set(payload) - {"pixels"})
+    if unknown:
+        raise RequestError(
+            400, f"unknown key(s) {', '.join(map(repr, unknown))}; expected 'pixels'"
+        )
+    if "pixels" not in payload:
+        raise RequestError(400, "missing key 'pixels'")
+    values = payload["pixels"]
+    if not isinstance(values, list):
+        raise RequestError(400, f"'pixels' must be a list of numbers, got {type(values).__name__}")
+    n = len(values)
+    side = math.isqrt(n)
+    if side * side != n or not MIN_SIDE <= side <= MAX_SIDE:
+        raise RequestError(
+            400,
+            f"'pixels' has {n} values: expected a square drawing of side {MIN_SIDE} to "
+            f"{MAX_SIDE} flattened row by row (e.g. {280 * 280} for 280x280)",
+        )
+    kinds = set(map(type, values))
+    if not kinds <= {int, float}:
+        bad = sorted(k.__name__ for k in kinds - {int, float})
+        raise RequestError(400, f"'pixels' must hold numbers only, found {', '.join(bad)}")
+    try:
+        a = np.asarray(values, dtype=np.float64)
+    except OverflowError:
+        raise RequestError(400, "'pixels' values must be in [0, 255]") from None
+    if not (np.all(np.isfinite(a)) and a.min() >= 0.0 and a.max() <= 255.0):
+        raise RequestError(400, "'pixels' values must be in [0, 255]")
+    return a.reshape(side, side)
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One request per connection (HTTP/1.0): simple, and nothing can be left
+    half-read on a connection that is used again."""
+
+    server: DemoServer
+    protocol_version = "HTTP/1.0"
+    timeout = SOCKET_TIMEOUT_S
+    error_content_type = "application/json"
+
+    server_version = f"gnet-demo/{__version__}"
+
+    # -------------------------------------------------------------- routing
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers 501 for a method without a do_* handler; any
+        # method we do not serve is a client error: 405 (or 404 for a bad path).
+        if name.startswith("do_"):
+            return lambda: self._dispatch(name[3:])
+        raise AttributeError(name)
+
+    def _dispatch(self, method: str) -> None:
+        path = urlsplit(self.path).path
+        try:
+            if path in _STATIC or path == "/model":
+                allowed = "GET, HEAD"
+            elif path == "/predict":
+                allowed = "POST"
+            else:
+                raise RequestError(404, f"no such page: {path}")
+            if method not in allowed.split(", "):
+                raise RequestError(
+                    405, f"{method} not allowed on {path}; use {allowed}", {"Allow": allowed}
+                )
+            if path == "/predict":
+                self._send_json(200, self.server.demo.predict(self._read_json()))
+            elif path == "/model":
+                self._send(200, self.server.demo.info_json, "application/json")
+            else:
+                body, ctype = self.server.demo.static[path]
+                self._send(200, body, ctype, {"Content-Security-Policy": _CSP})
+        except RequestError as e:
+            self._send_json(e.status, {"error": str(e)}, e.headers)
+        except (TimeoutError, ConnectionError) as e:
+            logger.info("%s: connection lost (%s)", self.address_string(), e)
+            self.close_connection = True
+        except Exception:  # a bug: log it, answer 500, keep serving
+            logger.exception("error answering %s %s", method, path)
+            self._send_json(500, {"error": "internal error (see the server log)"})
+
+    # -------------------------------------------------------------- bodies
+
+    def _read_json(self) -> Any:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            raise RequestError(411, "chunked bodies are not supported; send Content-Length")
+        raw = self.headers.get("Content-Length")
+        if raw is None:
+            raise RequestError(411, "Content-Length required")
+        if not raw.strip().isdigit():
+            raise RequestError(400, f"bad Content-Length {raw!r}")
+        length = int(raw)
+        if length > MAX_BODY:
+            if length <= DRAIN_LIMIT:
+                self._discard(length)
+            raise RequestError(413, f"body of {length} bytes is over the limit of {MAX_BODY}")
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise RequestError(400, f"body ended after {len(body)} of {length} bytes")
+        ctype = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            raise RequestError(415, f"expected Content-Type application/json, got {ctype!r}")
+        try:
+            return json.loads(body.decode("utf-8"), parse_constant=_no_constants)
+        except UnicodeDecodeError:
+            raise RequestError(400, "body is not UTF-8 text") from None
+        except ValueError as e:
+            raise RequestError(400, f"malformed JSON: {e}") from None
+        except RecursionError:
+            raise RequestError(400, "malformed JSON: nested too deeply") from None
+
+    def _discard(self, length: int) -> None:
+        left = length
+        while left > 0:
+            chunk = self.rfile.read(min(left, 1 << 16))
+            if not chunk:
+                break
+            left -= len(chunk)
+
+    # -------------------------------------------------------------- answers
+
+    def _send_json(self, status: int, obj: Any, headers: dict | None = None) -> None:
+        self._send(status, _json_bytes(obj), "application/json", headers)
+
+    def _send(self, status: int, body: bytes, ctype: str, headers: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None):
+        # Errors http.server finds itself (bad request line, headers too long):
+        # the same JSON shape as ours.
+        self.close_connection = True
+        # http.server leaves out the status line for a request it could not
+        # parse (it takes it for HTTP/0.9); a client learns more from one.
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "error"
+        self.send_response(code, message)
+        body = _json_bytes({"error": message or phrase})
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if getattr(self, "command", None) != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
+        logger.info("%s %s", self.address_string(), format % args)
+
+
+class DemoServer(ThreadingHTTPServer):
+    """The demo's HTTP server; ``url`` is where it listens."""
+
+    daemon_threads = True  # a stalled client never keeps the process alive
+
+    def __init__(self, address: tuple[str, int], demo: Demo):
+        self.demo = demo
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _Handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+        return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Called for exceptions that escape a handler (e.g. a client that
+        # hangs up mid-answer): log, never print, keep serving.
+        logger.warning("request from %s failed", client_address[0], exc_info=True)
+
+
+def make_server(model: Any, host: str = "127.0.0.1", port: int = 8765) -> DemoServer:
+    """Load ``model`` (a file path or a Network) and bind the demo server
+    to ``host``:``port`` (port 0 picks a free one) without serving yet:
+    call ``serve_forever()`` (e.g. in a thread), then ``shutdown()`` and
+    ``server_close()``.
+
+    Raises :class:`~gnet.errors.ModelFileError` for an unusable model and
+    ``OSError`` naming the address when it cannot listen there.
+    """
+    demo = Demo(model)
+    try:
+        return DemoServer((host, port), demo)
+    except OSError as e:
+        raise OSError(e.errno, f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+
+
+def serve(
+    model_path: str | os.PathLike,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    open_browser: bool = False,
+    *,
+    on_ready: Any = None,
+) -> None:
+    """Run the demo until interrupted (KeyboardInterrupt propagates after the
+    socket is closed).
+
+    ``open_browser`` opens the page with :mod:`webbrowser`; ``on_ready(url)``,
+    if given, is called once the server listens (the CLI prints the URL).
+    Binds to loopback unless ``host`` says otherwise.
+    """
+    server = make_server(model_path, host, port)
+    try:
+        url = server.url
+        logger.info("gnet demo: %s on %s", os.fspath(model_path), url)
+        if on_ready is not None:
+            on_ready(url)
+        if open_browser:
+            # A text-mode browser would block the caller: open from a thread.
+            threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+        server.serve_forever()
+    finally:
+        server.server_close()
