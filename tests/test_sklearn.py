@@ -430,3 +430,12 @@ def test_mnist_subset(mnist):
     (X, y), (X_test, y_test) = mnist
     clf = GNetClassifier(hidden_layer_sizes=(64,), epochs=3).fit(X[:3000], y[:3000])
     assert clf.score(X_test[:2000], y_test[:2000]) > 0.85
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    import gnet.sklearn
+
+    result = doctest.testmod(gnet.sklearn, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 2 and result.failed == 0
