@@ -1,6 +1,6 @@
 """Train a network on MNIST from Python and save it as a model file.
 
-    python examples/train_and_save.py                      # full MNIST, ~1 minute on 2 cores
+    python examples/train_and_save.py                      # full MNIST, about a minute on 2 cores
     python examples/train_and_save.py --train-samples 2000 --epochs 1 --out /tmp/small.safetensors
 
 MNIST is read from $GNET_DATA_DIR (or downloaded once into gnet's cache).
