@@ -185,6 +185,8 @@ def training_figure(history: Any) -> Figure:
         ax_lr.plot(ex, ey, "o", color="tab:purple", ms=4)
         if min(ey) > 0 and max(ey) / min(ey) > 20:
             ax_lr.set_yscale("log")
+        else:
+            ax_lr.set_ylim(0, 1.15 * max(max(ey), 1e-12))
     ax_lr.set_title("Learning rate")
     ax_lr.set_xlabel("epoch")
     ax_lr.grid(True, alpha=0.3)

@@ -1,7 +1,7 @@
 """End to end: the demo in Debian's Chromium (headless) driven by Playwright.
 
-A model trained here on MNIST is served by ``gnet.demo.serve`` in its own
-process on a free port. The test draws the first ten MNIST test digits on the
+A model trained here on MNIST is served by ``gnet demo MODEL --port N`` in
+its own process on a free port. The test draws the first ten MNIST test digits on the
 page's canvas with real mouse events (one stroke over each run of inked
 pixels in a row, scaled up to the canvas) and reads the prediction the page
 shows; at least 9 of 10 must be right. A touch drawing checks the finger path.
@@ -15,10 +15,14 @@ browser is ever downloaded. Skips, saying which is missing, without them.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -54,12 +58,14 @@ DIGITS = 10
 INK = 0.5  # MNIST pixels above this are drawn
 REPO = Path(__file__).resolve().parents[1]
 
-# Serve the demo from a separate process, as `gnet demo MODEL --port 0` would,
-# and report the URL it listens on.
-SERVE = (
-    "import sys, gnet.demo\n"
-    "gnet.demo.serve(sys.argv[1], port=0, on_ready=lambda url: print(url, flush=True))\n"
-)
+# Without the command line (gnet/cli.py), serve from the library the same way.
+SERVE = "import sys, gnet.demo\ngnet.demo.serve(sys.argv[1], port=int(sys.argv[2]))\n"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -75,17 +81,28 @@ def model_file(mnist, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def demo_url(model_file):
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SERVE, str(model_file)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    """`gnet demo MODEL --port N` in its own process, on a port that was free."""
+    port = free_port()
+    if importlib.util.find_spec("gnet.cli") is not None:
+        command = [sys.executable, "-m", "gnet", "demo", str(model_file), "--port", str(port)]
+    else:
+        command = [sys.executable, "-c", SERVE, str(model_file), str(port)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/"
     try:
-        url = proc.stdout.readline().strip()
-        if not url.startswith("http://127.0.0.1:"):
-            proc.kill()
-            pytest.fail(f"the demo did not start: {url!r} {proc.communicate()[1]}")
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url + "model", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                out, err = proc.communicate()
+                pytest.fail(f"the demo did not start ({' '.join(command)}): {out} {err}")
+            time.sleep(0.1)
         yield url
     finally:
         proc.terminate()
