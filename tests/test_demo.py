@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import os
 import re
 import socket
+import struct
 import threading
 import time
 from pathlib import Path
@@ -261,6 +263,29 @@ def test_a_stalled_client_does_not_block_others(server):
         t0 = time.perf_counter()
         status, _, _ = request(server, "GET", "/model", timeout=5)
         assert status == 200 and time.perf_counter() - t0 < 2
+
+
+def test_clients_that_hang_up_are_routine(server, caplog):
+    caplog.set_level(logging.INFO, logger="gnet.demo")
+    threads_before = threading.active_count()
+    body = json.dumps({"pixels": [255] * 280 * 280}).encode()
+    head = (
+        b"POST /predict HTTP/1.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+    for cut in (0, 1000, len(body)):  # before the body, within it, before the answer
+        for _ in range(5):
+            s = socket.create_connection(server.server_address[:2])
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.sendall(head + body[:cut])
+            s.close()  # with linger 0: a reset, the rudest way to leave
+    for _ in range(100):
+        if threading.active_count() <= threads_before:
+            break
+        time.sleep(0.05)
+    assert request(server, "GET", "/model")[0] == 200
+    loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert loud == []
 
 
 # ------------------------------------------------------------------ endurance

@@ -55,6 +55,7 @@ import logging
 import math
 import os
 import socket
+import sys
 import threading
 import webbrowser
 from http import HTTPStatus
@@ -279,31 +280,37 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         path = urlsplit(self.path).path
         try:
-            if path in _STATIC or path == "/model":
-                allowed = "GET, HEAD"
-            elif path == "/predict":
-                allowed = "POST"
-            else:
-                raise RequestError(404, f"no such page: {path}")
-            if method not in allowed.split(", "):
-                raise RequestError(
-                    405, f"{method} not allowed on {path}; use {allowed}", {"Allow": allowed}
-                )
-            if path == "/predict":
-                self._send_json(200, self.server.demo.predict(self._read_json()))
-            elif path == "/model":
-                self._send(200, self.server.demo.info_json, "application/json")
-            else:
-                body, ctype = self.server.demo.static[path]
-                self._send(200, body, ctype, {"Content-Security-Policy": _CSP})
-        except RequestError as e:
-            self._send_json(e.status, {"error": str(e)}, e.headers)
-        except (TimeoutError, ConnectionError) as e:
+            try:
+                self._route(method, path)
+            except RequestError as e:
+                self._send_json(e.status, {"error": str(e)}, e.headers)
+            except (TimeoutError, ConnectionError):
+                raise
+            except Exception:  # a bug: log it, answer 500, keep serving
+                logger.exception("error answering %s %s", method, path)
+                self._send_json(500, {"error": "internal error (see the server log)"})
+        except (TimeoutError, ConnectionError) as e:  # the client left or stalled
             logger.info("%s: connection lost (%s)", self.address_string(), e)
             self.close_connection = True
-        except Exception:  # a bug: log it, answer 500, keep serving
-            logger.exception("error answering %s %s", method, path)
-            self._send_json(500, {"error": "internal error (see the server log)"})
+
+    def _route(self, method: str, path: str) -> None:
+        if path in _STATIC or path == "/model":
+            allowed = "GET, HEAD"
+        elif path == "/predict":
+            allowed = "POST"
+        else:
+            raise RequestError(404, f"no such page: {path}")
+        if method not in allowed.split(", "):
+            raise RequestError(
+                405, f"{method} not allowed on {path}; use {allowed}", {"Allow": allowed}
+            )
+        if path == "/predict":
+            self._send_json(200, self.server.demo.predict(self._read_json()))
+        elif path == "/model":
+            self._send(200, self.server.demo.info_json, "application/json")
+        else:
+            body, ctype = self.server.demo.static[path]
+            self._send(200, body, ctype, {"Content-Security-Policy": _CSP})
 
     # -------------------------------------------------------------- bodies
 
@@ -404,9 +411,13 @@ class DemoServer(ThreadingHTTPServer):
         return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # Called for exceptions that escape a handler (e.g. a client that
-        # hangs up mid-answer): log, never print, keep serving.
-        logger.warning("request from %s failed", client_address[0], exc_info=True)
+        # Called for exceptions that escape a handler: log, never print, keep
+        # serving. A client that hangs up or stalls is routine, not a warning.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            logger.info("connection from %s lost (%s)", client_address[0], exc)
+        else:
+            logger.warning("request from %s failed", client_address[0], exc_info=True)
 
 
 def make_server(model: Any, host: str = "127.0.0.1", port: int = 8765) -> DemoServer:
