@@ -1,0 +1,241 @@
+"""Training checkpoints: everything needed to continue a run where it stopped.
+
+A checkpoint is a model file (DESIGN "Model file", so ``gnet.load`` and
+``gnet evaluate`` read it as a model) with two additions:
+
+- tensors ``optimizer.{layer}.{0|1}`` (weight / bias state of the optimiser,
+  e.g. SGD momentum) or ``optimizer.{layer}.{0|1}.{k}`` for state made of
+  several arrays (Adam's two moments);
+- a ``checkpoint`` object in the ``gnet`` metadata: its format version, the
+  optimiser's hyperparameters, step count and current learning rate, the
+  resolved training configuration, the dataset, and the per-epoch records
+  so far (not the per-batch losses, which callbacks do not see).
+
+The epoch loop draws each epoch's permutation from (seed, epoch) and its
+dropout masks from (seed, epoch, 1), so weights + optimiser state +
+``epochs_trained`` are all a resumed run needs to end, on CPU, with weights
+bit-identical to an uninterrupted run. Early-stopping patience is not kept:
+a resumed run counts it afresh.
+
+Files are written atomically (temporary file + rename), so a crash during a
+write leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import io
+from .backend import to_numpy
+from .errors import ConfigError, ModelFileError
+from .optim import Optimizer, get_optimizer
+from .train import Callback, History
+
+CHECKPOINT_VERSION = 1
+FILE_PATTERN = "epoch-{epoch:04d}.safetensors"
+_FILE_RE = re.compile(r"^epoch-(\d+)\.safetensors$")
+
+
+@dataclass
+class Checkpoint:
+    """What :func:`load_checkpoint` returns."""
+
+    net: Any
+    optimizer: Optimizer
+    config: dict
+    history: History
+    dataset: str | None = None
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def epochs_trained(self) -> int:
+        return self.net.epochs_trained
+
+
+def build_optimizer(config: dict) -> Optimizer:
+    """The optimiser a resolved configuration names, with its hyperparameters."""
+    return get_optimizer(
+        config["optimizer"],
+        learning_rate=config["learning_rate"],
+        momentum=config.get("momentum"),
+        nesterov=config.get("nesterov"),
+        l1=config.get("l1"),
+        l2=config.get("l2"),
+    )
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    net: Any,
+    optimizer: Optimizer,
+    config: dict,
+    history: History | None = None,
+    dataset: str | None = None,
+    **extra: Any,
+) -> Path:
+    """Write a checkpoint of ``net`` and ``optimizer`` to ``path`` atomically."""
+    from safetensors.numpy import save
+
+    tensors = io.model_tensors(net)
+    entries = []
+    for (layer, slot), value in sorted(optimizer.state.items()):
+        parts = value if isinstance(value, tuple) else (value,)
+        for k, a in enumerate(parts):
+            suffix = f".{k}" if isinstance(value, tuple) else ""
+            tensors[f"optimizer.{layer}.{slot}{suffix}"] = np.ascontiguousarray(to_numpy(a))
+        entries.append([layer, slot, len(parts) if isinstance(value, tuple) else None])
+    history = history or History()
+    state = {
+        "format_version": CHECKPOINT_VERSION,
+        "optimizer": {
+            "name": type(optimizer).__name__.lower(),
+            "config": optimizer.config(),
+            "steps": optimizer.steps,
+            "learning_rate": optimizer.learning_rate,
+            "state": entries,
+        },
+        "train_config": config,
+        "history": {
+            "epochs": history.epochs,
+            "best_epoch": history.best_epoch,
+        },
+    }
+    meta = io.model_metadata(net, checkpoint=state, **extra)
+    if dataset is not None:
+        meta["dataset"] = dataset
+    data = save(tensors, metadata={"gnet": json.dumps(meta)})
+    path = Path(path)
+    try:
+        io.atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise ModelFileError(
+            f"{path}: cannot write the checkpoint ({exc.strerror or exc})"
+        ) from exc
+    return path
+
+
+def find_checkpoint(path: str | os.PathLike) -> Path:
+    """``path`` itself, or the checkpoint of the latest epoch in the folder ``path``."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    found = sorted(
+        (int(m.group(1)), p)
+        for p in path.iterdir()
+        if (m := _FILE_RE.match(p.name)) and p.is_file()
+    )
+    if not found:
+        raise ModelFileError(f"{path}: no checkpoint files (epoch-NNNN.safetensors) in this folder")
+    return found[-1][1]
+
+
+def load_checkpoint(path: str | os.PathLike, device: Any = None) -> Checkpoint:
+    """Read a checkpoint file (or the latest one in a folder) onto ``device``."""
+    from .config import validate
+
+    path = find_checkpoint(path)
+    net = io.load_model(path, device=device)
+    meta = net.metadata
+    state = meta.get("checkpoint")
+    if not isinstance(state, dict):
+        raise ModelFileError(f"{path}: a model file, not a checkpoint (no optimiser state)")
+    version = state.get("format_version")
+    if not isinstance(version, int) or version > CHECKPOINT_VERSION:
+        raise ModelFileError(
+            f"{path}: checkpoint format version {version!r} is not one this gnet reads "
+            f"(up to {CHECKPOINT_VERSION})"
+        )
+    try:
+        config = validate(state["train_config"])
+        opt = state["optimizer"]
+        optimizer = build_optimizer(config)
+        optimizer.steps = int(opt["steps"])
+        optimizer.learning_rate = float(config["learning_rate"])
+        _restore_state(path, net, optimizer, opt["state"])
+        hist = state.get("history") or {}
+        history = History(
+            epochs=list(hist.get("epochs") or []),
+            best_epoch=hist.get("best_epoch"),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, ModelFileError):
+            raise
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ModelFileError(f"{path}: invalid checkpoint metadata ({detail})") from exc
+    return Checkpoint(net, optimizer, config, history, meta.get("dataset"), meta)
+
+
+def _restore_state(path: Path, net: Any, optimizer: Optimizer, entries: list) -> None:
+    from safetensors.numpy import load
+
+    tensors = load(path.read_bytes())
+    for layer, slot, parts in entries:
+        names = (
+            [f"optimizer.{layer}.{slot}"]
+            if parts is None
+            else [f"optimizer.{layer}.{slot}.{k}" for k in range(parts)]
+        )
+        arrays = []
+        for name in names:
+            if name not in tensors:
+                raise ModelFileError(f"{path}: tensor {name} is missing")
+            # a fresh writeable device copy: the optimiser updates it in place
+            arrays.append(net.backend.asarray(np.array(tensors[name]), dtype=net.dtype))
+        optimizer.state[(int(layer), int(slot))] = arrays[0] if parts is None else tuple(arrays)
+
+
+class CheckpointCallback(Callback):
+    """Writes ``epoch-NNNN.safetensors`` into ``folder`` after every epoch.
+
+    ``history`` holds the epochs of earlier runs (when resuming); this run's
+    records are appended to a copy of it.
+    """
+
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        optimizer: Optimizer,
+        config: dict,
+        history: History | None = None,
+        dataset: str | None = None,
+        keep: int | None = None,
+        **extra: Any,
+    ):
+        self.folder = Path(folder)
+        self.optimizer = optimizer
+        self.config = config
+        earlier = history or History()
+        self.history = History(epochs=list(earlier.epochs))
+        self.dataset = dataset
+        self.keep = keep
+        self.extra = extra
+        self.net = None
+        self.written: list[Path] = []
+
+    def on_train_begin(self, net: Any, info: dict) -> None:
+        self.net = net
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        if self.net is None:
+            raise ConfigError("CheckpointCallback: on_train_begin was not called")
+        self.history.epochs.append(dict(logs))
+        path = self.folder / FILE_PATTERN.format(epoch=epoch)
+        save_checkpoint(
+            path,
+            self.net,
+            self.optimizer,
+            self.config,
+            self.history,
+            dataset=self.dataset,
+            **self.extra,
+        )
+        self.written.append(path)
+        if self.keep is not None and len(self.written) > self.keep:
+            self.written.pop(0).unlink(missing_ok=True)
