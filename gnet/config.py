@@ -56,7 +56,7 @@ REGULARIZATIONS = ("l1", "l2", "none")
 MAX_AUGMENT = 4  # largest random shift, in pixels
 
 DEFAULTS: dict[str, Any] = {
-    "layers": [784, 128, 10],
+    "layers": [784, 256, 10],
     "activations": ["relu", "softmax"],
     "loss": "cross-entropy",
     "init": "he",
@@ -67,19 +67,24 @@ DEFAULTS: dict[str, Any] = {
     "l1": 0.0,
     "l2": 0.0,
     "dropout": 0.0,
-    "lr_schedule": None,
+    "lr_schedule": {"type": "cosine", "min_lr": 0.0},
     "validation_split": 0.0,
     "early_stopping": None,
     "seed": 0,
     "dtype": "float32",
     "mode": "mini-batch",
     "batch_size": 128,
-    "epochs": 10,
+    "epochs": 20,
     "dataset": "mnist",
+    "normalize": False,
     "augment": False,
     "leaky_relu_alpha": 0.01,
 }
 KEYS = tuple(DEFAULTS)
+
+# What a config file that does not say otherwise gets instead of DEFAULTS:
+# the seeds trained with plain SGD at a constant rate on raw [0, 1] pixels.
+SEED_TRAINING: dict[str, Any] = {"momentum": 0.0, "lr_schedule": None, "normalize": False}
 
 # Keys only a file may hold; load_config turns them into canonical keys.
 _FILE_ONLY_KEYS = ("regularization_type", "regularization_rate")
@@ -162,8 +167,9 @@ def resolve(
     Training-mode rules: ``mode`` "per-sample" sets batch_size 1 and
     "full-batch" sets it to None (the whole set); a batch_size given without a
     mode means "mini-batch". A file that gives neither mode nor batch_size is
-    per-sample, and one without momentum has momentum 0.0: that is how the
-    seeds trained. With no file, DEFAULTS hold.
+    per-sample, and SEED_TRAINING replaces DEFAULTS for the keys it does not
+    give (no momentum, no lr_schedule, no normalize): that is how the seeds
+    trained. With no file, DEFAULTS hold.
     """
     if isinstance(file_config, (str, os.PathLike)):
         file_config = load_config(file_config)
@@ -179,7 +185,7 @@ def resolve(
 
     config = copy.deepcopy(DEFAULTS)
     if given:
-        config["momentum"] = 0.0  # the seeds had plain SGD
+        config.update(copy.deepcopy(SEED_TRAINING))
     config.update(file_cfg)
     config.update(flags)
     config["mode"], config["batch_size"], found = _resolve_mode(file_cfg, flags, given)
@@ -456,8 +462,9 @@ def _check(config: dict[str, Any]) -> list[str]:
         if key in config and not ((nullable and config[key] is None) or _is_int(config[key], low)):
             add(f"{key}: expected {rule}, got {_show(config[key])}")
 
-    if "nesterov" in config and not isinstance(config["nesterov"], bool):
-        add(f"nesterov: expected true or false, got {_show(config['nesterov'])}")
+    for key in ("nesterov", "normalize"):
+        if key in config and not isinstance(config[key], bool):
+            add(f"{key}: expected true or false, got {_show(config[key])}")
     if "augment" in config:
         aug = config["augment"]
         if not (aug is False or (_is_int(aug, 0) and aug <= MAX_AUGMENT)):
@@ -547,7 +554,7 @@ def _check_schedule(config: dict[str, Any]) -> list[str]:
         low, lr = spec["min_lr"], config.get("learning_rate")
         if not (_is_number(low) and low >= 0):
             problems.append(f"lr_schedule: min_lr must be >= 0, got {_show(low)}")
-        elif _is_number(lr) and low > lr:
+        elif _is_number(lr) and lr > 0 and low > lr:
             problems.append(f"lr_schedule: min_lr {_show(low)} is above learning_rate {_show(lr)}")
         else:
             spec["min_lr"] = float(low)

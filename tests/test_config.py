@@ -276,7 +276,7 @@ def test_resolve_does_not_mutate_its_inputs():
     config = resolve(file, None)
     assert file == before
     config["layers"].append(5)
-    assert DEFAULTS["layers"] == [784, 128, 10] and file["layers"] == [784, 10]
+    assert DEFAULTS["layers"] == [784, 256, 10] and file["layers"] == [784, 10]
 
 
 # ------------------------------------------------------------------ bad files
@@ -536,7 +536,8 @@ def test_numbers_become_floats_and_augment_zero_is_false():
 )
 def test_lr_schedule_forms(given, expected):
     assert resolve({"lr_schedule": given}, None)["lr_schedule"] == expected
-    assert resolve(None, {"lr_schedule": given})["lr_schedule"] == expected
+    if given is not None:  # None as a flag means "not given": DEFAULTS' schedule holds
+        assert resolve(None, {"lr_schedule": given})["lr_schedule"] == expected
 
 
 def test_lr_schedule_string_normalised_at_load():
@@ -605,7 +606,7 @@ def test_to_json_is_pretty_and_ordered():
     assert json.loads(text) == resolve(None, {"lr_schedule": "cosine"})
     lines = text.splitlines()
     assert lines[0] == "{" and lines[-1] == "}"
-    assert lines[1] == '  "layers": [784, 128, 10],'
+    assert lines[1] == '  "layers": [784, 256, 10],'
     assert [line.split('"')[1] for line in lines[1:-1]] == list(cfg.KEYS)
     assert to_json({}) == "{}"
 
@@ -631,7 +632,7 @@ def test_canonical_name_lists():
 
 def test_defaults():
     assert DEFAULTS == {
-        "layers": [784, 128, 10],
+        "layers": [784, 256, 10],
         "activations": ["relu", "softmax"],
         "loss": "cross-entropy",
         "init": "he",
@@ -642,15 +643,16 @@ def test_defaults():
         "l1": 0.0,
         "l2": 0.0,
         "dropout": 0.0,
-        "lr_schedule": None,
+        "lr_schedule": {"type": "cosine", "min_lr": 0.0},
         "validation_split": 0.0,
         "early_stopping": None,
         "seed": 0,
         "dtype": "float32",
         "mode": "mini-batch",
         "batch_size": 128,
-        "epochs": 10,
+        "epochs": 20,
         "dataset": "mnist",
+        "normalize": False,
         "augment": False,
         "leaky_relu_alpha": 0.01,
     }
