@@ -57,6 +57,8 @@ class Backend:
             return compat.to_device(a, self.device)
         if self.name == "cupy" and not compat.is_cupy_array(a):
             a = np.asarray(a)
+        if self.name == "torch" and isinstance(a, np.ndarray) and not a.flags.writeable:
+            a = a.copy()  # torch refuses to share read-only memory (e.g. memory maps)
         return self.xp.asarray(a, dtype=dtype, device=self.device)
 
     def synchronize(self) -> None:

@@ -14,12 +14,15 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .backend import to_numpy
 from .errors import ConfigError, ModelFileError
+
+if TYPE_CHECKING:
+    from .network import Network
 
 FORMAT_VERSION = 1
 
@@ -130,7 +133,7 @@ def _header_metadata(data: bytes) -> dict:
     return header.get("__metadata__") or {}
 
 
-def load_model(path: str | os.PathLike, device: Any = None) -> Any:
+def load_model(path: str | os.PathLike, device: Any = None) -> Network:
     """Load a model file onto ``device`` (any backend; see gnet.backend)."""
     from .network import Network
 

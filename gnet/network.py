@@ -14,7 +14,7 @@ namespace and device.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import backend as B
 from .activations import canonical_name, get_activation
@@ -23,6 +23,9 @@ from .init import get_initializer
 from .layers import Dense, Dropout
 from .losses import get_loss
 from .metrics import confusion_matrix, macro_f1, one_hot, per_class
+
+if TYPE_CHECKING:
+    from .train import History
 
 # Rows per forward pass in predict/evaluate: bounds memory on large inputs.
 CHUNK = 8192
@@ -88,6 +91,8 @@ class Network:
         self.class_names = list(class_names) if class_names else [str(k) for k in range(sizes[-1])]
         self.epochs_trained = 0
         self.stop_training = False
+        # What a model file said about this network (dataset, test report, ...).
+        self.metadata: dict[str, Any] = {}
         initializer = get_initializer(init)
         rng = B.host_rng(seed)
         self.layers = []
@@ -307,11 +312,46 @@ class Network:
 
     # ------------------------------------------------------------ training and files
 
-    def fit(self, X: Any, y: Any, **kwargs: Any) -> Any:
-        """Train; see :func:`gnet.train.fit` for the arguments. Returns a History."""
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        epochs: int = 10,
+        mode: str = "mini-batch",
+        batch_size: int | None = 128,
+        optimizer: Any = None,
+        lr_schedule: Any = None,
+        validation_data: tuple[Any, Any] | None = None,
+        callbacks: list | tuple = (),
+        early_stopping: int | None = None,
+        shuffle: bool = True,
+        augment: Any = None,
+        record_batches: bool = False,
+    ) -> History:
+        """Train on (X, y); see :func:`gnet.train.fit` for the arguments.
+
+        >>> net.fit(X, y, epochs=10, batch_size=128,
+        ...         optimizer=gnet.optim.SGD(learning_rate=0.1, momentum=0.9))
+        """
         from .train import fit
 
-        return fit(self, X, y, **kwargs)
+        return fit(
+            self,
+            X,
+            y,
+            epochs=epochs,
+            mode=mode,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            lr_schedule=lr_schedule,
+            validation_data=validation_data,
+            callbacks=callbacks,
+            early_stopping=early_stopping,
+            shuffle=shuffle,
+            augment=augment,
+            record_batches=record_batches,
+        )
 
     def parameters(self) -> list[Any]:
         """[W1, b1, W2, b2, ...] (the arrays themselves, not copies)."""

@@ -19,8 +19,9 @@ def test_mnist_recipe_reaches_high_accuracy(mnist):
                       optimizer=SGD(learning_rate=0.1, momentum=0.9))
     report = net.evaluate(Xt, yt)
     assert history.loss[-1] < history.loss[0]
-    # Measured over seeds 0-3: 97.68, 97.85, 97.83, 98.03 % (PyTorch, same recipe: 97.80,
-    # 97.93, 98.03, 97.75 %); the bound guards against regressions without picking a seed.
+    # Measured, seeds 0-4: 97.68, 97.85, 97.83, 98.03, 98.11 % (mean 97.90); PyTorch, same
+    # recipe: 97.80, 97.93, 98.03, 97.75, 97.71 % (mean 97.84). The bound
+    # guards against regressions without picking a seed.
     assert report["accuracy"] >= 0.975, report["accuracy"]
     assert sum(map(sum, report["confusion_matrix"])) == 10_000
     assert 0.97 < report["macro_f1"] <= 1.0
