@@ -76,7 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 128,
     "epochs": 20,
     "dataset": "mnist",
-    "normalize": False,
+    "normalize": True,
     "augment": False,
     "leaky_relu_alpha": 0.01,
 }

@@ -652,7 +652,7 @@ def test_defaults():
         "batch_size": 128,
         "epochs": 20,
         "dataset": "mnist",
-        "normalize": False,
+        "normalize": True,
         "augment": False,
         "leaky_relu_alpha": 0.01,
     }
