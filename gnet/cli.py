@@ -601,13 +601,13 @@ class _ProgressBars(_EpochLines):
 
 def _augmenter(config: dict) -> Any:
     """The data-augmentation function for ``augment`` (random shifts), when asked for."""
+    from .data import DATASETS
+
     if not config.get("augment"):
         return None
-    try:
-        module = _optional("gnet.augment", "augment (random shifts of training images)")
-    except _Missing as exc:
-        raise ConfigError(str(exc)) from None
-    return module.random_shifts(int(config["augment"]), seed=config["seed"])
+    module = _optional("gnet.augment", "augment (random shifts of training images)")
+    shape = DATASETS[config["dataset"]]["image_shape"]
+    return module.make_augment(config["augment"], image_shape=shape, seed=config["seed"])
 
 
 def _resolve_config(args: argparse.Namespace) -> dict:
@@ -774,7 +774,11 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
     except KeyboardInterrupt:
         display.close()
         if ckpt_dir is not None:
-            _error(f"interrupted; continue with: gnet train --resume {ckpt_dir}")
+            print(
+                f"{PROG}: interrupted after epoch {net.epochs_trained}; continue with: "
+                f"gnet train --resume {ckpt_dir}",
+                file=sys.stderr,
+            )
         raise
     finally:
         display.close()
@@ -860,7 +864,7 @@ def cmd_evaluate(args: argparse.Namespace, out: Output) -> int:
                 out.print(caption)
                 out.raw(sixel(pixels))
         else:
-            out.print(ascii_digits(pictures, captions))
+            out.print(ascii_digits(pictures, captions, per_row=max(1, out.console.width // 60)))
     if metrics_path is not None:
         config = dict(net.metadata.get("train_config") or net.config())
         _write_json(metrics_path, _metrics(net, config, report))
@@ -967,18 +971,18 @@ def cmd_info(args: argparse.Namespace, out: Output) -> int:
     for spec, label in (("cpu", "numpy"), ("strict", "array-api-strict"), ("torch", "torch")):
         try:
             backend = get_backend(spec)
-            out.print(f"  {spec:<8} available ({label}, {backend.describe()})")
+            out.print(f"  {spec:<10} available ({label}, {backend.describe()})")
         except Exception as exc:
-            out.print(f"  {spec:<8} not available: {exc}")
+            out.print(f"  {spec:<10} not available: {exc}")
     try:
         import torch
 
         if torch.cuda.is_available():
             names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
             gpus += [f"torch:cuda:{i} {n}" for i, n in enumerate(names)]
-            out.print(f"  {'torch:cuda':<8} available ({len(names)} GPU(s))")
+            out.print(f"  {'torch:cuda':<10} available ({len(names)} GPU(s))")
         else:
-            out.print(f"  {'torch:cuda':<8} not available: this PyTorch build sees no CUDA GPU")
+            out.print(f"  {'torch:cuda':<10} not available: this PyTorch build sees no CUDA GPU")
     except ImportError:
         pass
     try:
@@ -987,13 +991,13 @@ def cmd_info(args: argparse.Namespace, out: Output) -> int:
         for i in range(count):
             props = cupy.cuda.runtime.getDeviceProperties(i)
             gpus.append(f"cuda:{i} {props['name'].decode()}")
-        out.print(f"  {'cuda':<8} available (cupy, {count} GPU(s))")
+        out.print(f"  {'cuda':<10} available (cupy, {count} GPU(s))")
     except ImportError:
         out.print(
-            f"  {'cuda':<8} not available: CuPy is not installed (pip install 'gnet[cuda12]')"
+            f"  {'cuda':<10} not available: CuPy is not installed (pip install 'gnet[cuda12]')"
         )
     except Exception as exc:
-        out.print(f"  {'cuda':<8} not available: CuPy finds no usable GPU ({exc})")
+        out.print(f"  {'cuda':<10} not available: CuPy finds no usable GPU ({exc})")
     out.print("GPUs: " + ("; ".join(gpus) if gpus else "none found"))
     root = default_data_dir()
     present = []

@@ -859,3 +859,28 @@ def test_unexpected_errors_are_one_line_exit_1(capsys, monkeypatch, model_path):
     assert code == 1
     line = error_line(err)
     assert "RuntimeError: disk on fire" in line
+
+
+def test_augment_is_wired_to_the_augment_module(capsys, monkeypatch, data_root):
+    calls = []
+
+    class FakeAugment:
+        @staticmethod
+        def make_augment(spec, image_shape, seed):
+            calls.append((spec, image_shape, seed))
+            return lambda xp, X, epoch, batch: X
+
+    monkeypatch.setattr(cli, "_optional", lambda module, feature: FakeAugment)
+    code, _, err = run(capsys, *train_args(data_root, "--augment", "2", "--seed", "5", "-q"))
+    assert code == 0, err
+    assert calls == [(2, (28, 28), 5)]
+
+
+def test_augment_without_the_augment_module_is_one_line_exit_1(capsys, monkeypatch, data_root):
+    real = cli.importlib.util.find_spec
+    monkeypatch.setattr(
+        cli.importlib.util, "find_spec", lambda name: None if name == "gnet.augment" else real(name)
+    )
+    code, _, err = run(capsys, *train_args(data_root, "--augment", "2"))
+    assert code == 1
+    assert "gnet.augment is missing" in error_line(err)
