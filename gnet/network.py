@@ -20,6 +20,7 @@ from . import backend as B
 from .activations import canonical_name, get_activation
 from .errors import ConfigError
 from .init import get_initializer
+from .inputs import features, labels
 from .layers import Dense, Dropout
 from .losses import get_loss
 from .metrics import confusion_matrix, macro_f1, one_hot, per_class
@@ -142,74 +143,17 @@ class Network:
     # ------------------------------------------------------------ inputs
 
     def as_input(self, X: Any, name: str = "X") -> Any:
-        """Validate X and move it to the network's device as (N, inputs) of its dtype.
-
-        Images of shape (N, 28, 28) are flattened. NaN or infinite values,
-        wrong widths and arrays on another device raise ValueError.
-        """
-        X = self._on_device(X, name)
-        xp = self.xp
-        if X.ndim > 2 and math.prod(X.shape[1:]) == self.n_inputs:
-            X = xp.reshape(X, (X.shape[0], self.n_inputs))
-        if X.ndim == 1 and X.shape[0] == self.n_inputs:
-            X = xp.reshape(X, (1, self.n_inputs))
-        if X.ndim != 2 or X.shape[1] != self.n_inputs:
-            raise ValueError(
-                f"{name}: expected shape (n_samples, {self.n_inputs}), got {tuple(X.shape)}"
-            )
-        if X.shape[0] == 0:
-            raise ValueError(f"{name}: no samples (shape {tuple(X.shape)})")
-        if not xp.isdtype(X.dtype, ("real floating", "integral", "bool")):
-            raise TypeError(f"{name}: expected real numbers, got dtype {X.dtype}")
-        X = xp.astype(X, self.dtype)
-        if not bool(xp.all(xp.isfinite(X))):
-            raise ValueError(f"{name}: contains NaN or infinite values")
+        """X checked and moved to the device as standardised (N, inputs) rows
+        of the network's dtype (see :func:`gnet.inputs.features`)."""
+        X = features(X, self.backend, self.n_inputs, self.dtype, name)
         if self.input_mean != 0.0 or self.input_std != 1.0:
             X = (X - self.input_mean) / self.input_std
         return X
 
     def as_labels(self, y: Any, n_samples: int, name: str = "y") -> tuple[Any, Any]:
         """Integer labels (N,) and one-hot targets (N, classes) on the device."""
-        y = self._on_device(y, name)
-        xp = self.xp
-        if y.ndim == 2 and y.shape[1] == self.n_classes and self.n_classes > 1:
-            y = xp.argmax(y, axis=1)
-        if y.ndim != 1:
-            raise ValueError(
-                f"{name}: expected labels of shape ({n_samples},) or one-hot rows "
-                f"({n_samples}, {self.n_classes}), got {tuple(y.shape)}"
-            )
-        if y.shape[0] != n_samples:
-            raise ValueError(f"{name}: {y.shape[0]} labels for {n_samples} samples in X")
-        if xp.isdtype(y.dtype, "real floating"):
-            if not bool(xp.all(y == xp.round(y))):
-                raise ValueError(f"{name}: labels must be integers")
-        elif not xp.isdtype(y.dtype, ("integral", "bool")):
-            raise TypeError(f"{name}: expected integer labels, got dtype {y.dtype}")
-        y = xp.astype(y, xp.int64)
-        low, high = int(xp.min(y)), int(xp.max(y))
-        if low < 0 or high >= self.n_classes:
-            bad = low if low < 0 else high
-            raise ValueError(
-                f"{name}: label {bad} out of range: the network has {self.n_classes} "
-                f"classes (0..{self.n_classes - 1})"
-            )
+        y = labels(y, self.backend, n_samples, self.n_classes, name)
         return y, one_hot(y, self.n_classes, self.dtype)
-
-    def _on_device(self, a: Any, name: str) -> Any:
-        if B.is_array(a) and not B.is_array_of_host(a):
-            if not B.same_device(a, self.backend):
-                other = B.backend_of(a)
-                raise ValueError(
-                    f"{name} is a {other.name} array on {other.device} but the network "
-                    f"is on {self.backend.name} {self.backend.device}; move it first "
-                    "(gnet.to_numpy) or build the network with that device"
-                )
-            return a
-        try:
-            return self.backend.asarray(B.host_array(a))
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name}: cannot be read as a numeric array ({exc})") from exc
 
     # ------------------------------------------------------------ forward / backward
 
