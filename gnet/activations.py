@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .backend import Array
 from .errors import ConfigError
 
 
@@ -24,22 +25,22 @@ class Activation:
     backward: Callable[[Any, Any, Any, Any], Any]
 
 
-def _sigmoid(xp, Z):
+def _sigmoid(xp: Any, Z: Array) -> Array:
     # exp(-|z|) never overflows; the two branches are 1/(1+e^-z) and e^z/(1+e^z).
     e = xp.exp(-xp.abs(Z))
     s = 1.0 / (1.0 + e)
     return xp.where(Z >= 0, s, e * s)
 
 
-def _sigmoid_backward(xp, Z, A, dA):
+def _sigmoid_backward(xp: Any, Z: Array, A: Array, dA: Array) -> Array:
     return dA * A * (1.0 - A)
 
 
-def _relu(xp, Z):
+def _relu(xp: Any, Z: Array) -> Array:
     return xp.maximum(Z, 0.0)
 
 
-def _relu_backward(xp, Z, A, dA):
+def _relu_backward(xp: Any, Z: Array, A: Array, dA: Array) -> Array:
     return dA * xp.astype(Z > 0, Z.dtype)
 
 
@@ -48,40 +49,40 @@ def leaky_relu(alpha: float = 0.01) -> Activation:
     if not 0.0 <= alpha < 1.0:
         raise ConfigError(f"leaky_relu alpha: must be in [0, 1), got {alpha}")
 
-    def forward(xp, Z):
+    def forward(xp: Any, Z: Array) -> Array:
         return xp.where(Z > 0, Z, alpha * Z)
 
-    def backward(xp, Z, A, dA):
+    def backward(xp: Any, Z: Array, A: Array, dA: Array) -> Array:
         return xp.where(Z > 0, dA, alpha * dA)
 
     return Activation("leaky_relu", forward, backward)
 
 
-def _tanh(xp, Z):
+def _tanh(xp: Any, Z: Array) -> Array:
     return xp.tanh(Z)
 
 
-def _tanh_backward(xp, Z, A, dA):
+def _tanh_backward(xp: Any, Z: Array, A: Array, dA: Array) -> Array:
     return dA * (1.0 - A * A)
 
 
-def _softmax(xp, Z):
+def _softmax(xp: Any, Z: Array) -> Array:
     # Subtracting the row maximum changes nothing mathematically and keeps exp
     # from overflowing.
     E = xp.exp(Z - xp.max(Z, axis=1, keepdims=True))
     return E / xp.sum(E, axis=1, keepdims=True)
 
 
-def _softmax_backward(xp, Z, A, dA):
+def _softmax_backward(xp: Any, Z: Array, A: Array, dA: Array) -> Array:
     # J^T dA for J = diag(a) - a a^T, row by row.
     return A * (dA - xp.sum(dA * A, axis=1, keepdims=True))
 
 
-def _identity(xp, Z):
+def _identity(xp: Any, Z: Array) -> Array:
     return Z
 
 
-def _identity_backward(xp, Z, A, dA):
+def _identity_backward(xp: Any, Z: Array, A: Array, dA: Array) -> Array:
     return dA
 
 

@@ -25,7 +25,10 @@ class Dense:
         self.xp = xp
         self.dW: Any = None
         self.db: Any = None
-        self._X = self._Z = self._A = None
+        # Kept by forward(keep=True) for backward.
+        self._X: Any = None
+        self._Z: Any = None
+        self._A: Any = None
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .backend import Array
 from .errors import ConfigError
 
 # Keeps the gradient -y/p finite when a probability underflows to zero.
@@ -36,7 +37,7 @@ class Loss:
         return xp.sum(self.per_sample(xp, A, Y))
 
 
-def _cross_entropy(xp, P, Y):
+def _cross_entropy(xp: Any, P: Array, Y: Array) -> Array:
     # -log p exactly: +inf where a true class's probability underflowed to 0,
     # which only a diverging network produces; that inf is what stops it.
     # (The where() keeps log from ever seeing a 0, so no warnings.)
@@ -45,21 +46,21 @@ def _cross_entropy(xp, P, Y):
     return -xp.sum(Y * xp.where(Y > 0, log_p, 0.0), axis=1)
 
 
-def _cross_entropy_gradient(xp, P, Y):
+def _cross_entropy_gradient(xp: Any, P: Array, Y: Array) -> Array:
     # dL/dP for L = -(1/B) sum y log p.
     return -(Y / xp.maximum(P, _EPS)) / P.shape[0]
 
 
-def _softmax_cross_entropy_gradient(xp, P, Y):
+def _softmax_cross_entropy_gradient(xp: Any, P: Array, Y: Array) -> Array:
     return (P - Y) / P.shape[0]
 
 
-def _mse(xp, A, Y):
+def _mse(xp: Any, A: Array, Y: Array) -> Array:
     D = A - Y
     return xp.sum(D * D, axis=1)
 
 
-def _mse_gradient(xp, A, Y):
+def _mse_gradient(xp: Any, A: Array, Y: Array) -> Array:
     # L = (1/B) sum_b sum_k (a - y)^2, so dL/dA = 2 (A - Y) / B.
     return (2.0 / A.shape[0]) * (A - Y)
 

@@ -14,15 +14,23 @@ Regularisation acts on weights only: L2 adds ``l2 * W`` and L1 adds
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import array_api_compat
 
+from .backend import Array
 from .errors import ConfigError
 
+if TYPE_CHECKING:
+    from .layers import Dense
 
-def _zeros_like(a: Any) -> Any:
+# (0-based epoch, base learning rate, total epochs) -> that epoch's learning rate.
+Schedule = Callable[[int, float, int], float]
+
+
+def _zeros_like(a: Array) -> Array:
     return array_api_compat.array_namespace(a).zeros_like(a)
 
 
@@ -53,7 +61,7 @@ class Optimizer:
         self.state: dict[tuple[int, int], Any] = {}
         self.steps = 0
 
-    def step(self, layers: list) -> None:
+    def step(self, layers: Sequence[Dense]) -> None:
         """Apply one update to every Dense layer from its stored gradients.
 
         The step consumes the gradients: ``dW`` and ``db`` may be scaled in
@@ -69,10 +77,10 @@ class Optimizer:
             layer.weight = self.update((i, 0), layer.weight, dW)
             layer.bias = self.update((i, 1), layer.bias, layer.db)
 
-    def update(self, key: tuple[int, int], p: Any, g: Any) -> Any:
+    def update(self, key: tuple[int, int], p: Array, g: Array) -> Array:
         raise NotImplementedError
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         """The hyperparameters, as stored in configs and checkpoints."""
         raise NotImplementedError
 
@@ -99,7 +107,7 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
 
-    def update(self, key, p, g):
+    def update(self, key: tuple[int, int], p: Array, g: Array) -> Array:
         # g is this step's own temporary: scaling it in place saves allocating
         # an (in, out) array per step, ~5 % of a per-sample step.
         g *= self.learning_rate
@@ -118,7 +126,7 @@ class SGD(Optimizer):
             p += v
         return p
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {
             "optimizer": "sgd",
             "learning_rate": self.learning_rate,
@@ -147,14 +155,14 @@ class Adam(Optimizer):
         _check("eps", eps, 0.0, math.inf, low_open=True)
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
-    def step(self, layers):
+    def step(self, layers: Sequence[Dense]) -> None:
         t = self.steps + 1
         # Fold both bias corrections into one step size (the paper's Sec. 2 form).
         self._lr_t = self.learning_rate * math.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
         self._eps_t = self.eps * math.sqrt(1 - self.beta2**t)
         super().step(layers)
 
-    def update(self, key, p, g):
+    def update(self, key: tuple[int, int], p: Array, g: Array) -> Array:
         m, v = self.state.get(key) or (_zeros_like(p), _zeros_like(p))
         m *= self.beta1
         m += (1 - self.beta1) * g
@@ -164,7 +172,7 @@ class Adam(Optimizer):
         p -= self._lr_t * m / (v**0.5 + self._eps_t)
         return p
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {
             "optimizer": "adam",
             "learning_rate": self.learning_rate,
@@ -192,7 +200,7 @@ class RMSprop(Optimizer):
         _check("eps", eps, 0.0, math.inf, low_open=True)
         self.rho, self.eps = float(rho), float(eps)
 
-    def update(self, key, p, g):
+    def update(self, key: tuple[int, int], p: Array, g: Array) -> Array:
         s = self.state.get(key)
         if s is None:
             s = _zeros_like(p)
@@ -202,7 +210,7 @@ class RMSprop(Optimizer):
         p -= self.learning_rate * g / (s**0.5 + self.eps)
         return p
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {
             "optimizer": "rmsprop",
             "learning_rate": self.learning_rate,
@@ -213,7 +221,7 @@ class RMSprop(Optimizer):
         }
 
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
 
 
 def get_optimizer(name: str, **kwargs: Any) -> Optimizer:
@@ -223,7 +231,7 @@ def get_optimizer(name: str, **kwargs: Any) -> Optimizer:
     cls = OPTIMIZERS[name.strip().lower()]
     import inspect
 
-    accepted = inspect.signature(cls.__init__).parameters
+    accepted = inspect.signature(cls).parameters
     return cls(**{k: v for k, v in kwargs.items() if k in accepted and v is not None})
 
 
@@ -262,7 +270,7 @@ class CosineDecay:
         return self.min_lr + (base_lr - self.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def make_schedule(spec: Any) -> Any:
+def make_schedule(spec: Schedule | str | dict[str, Any] | None) -> Schedule | None:
     """A schedule from ``None``, a schedule object, a string ``step:10:0.5``,
     ``exponential:0.95``, ``cosine[:min_lr]``, or a dict ``{"type": "step",
     "step_size": 10, "gamma": 0.5}`` / ``{"type": "exponential", "gamma": g}`` /
@@ -286,7 +294,7 @@ def make_schedule(spec: Any) -> Any:
         except ValueError:
             raise error from None
     elif isinstance(spec, dict):
-        kind = spec.get("type")
+        kind = spec.get("type", "")
         if kind not in keys or set(spec) - {"type", *keys[kind]}:
             raise error
         params = {k: v for k, v in spec.items() if k != "type"}
