@@ -14,6 +14,7 @@ namespace and device.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import backend as B
@@ -103,8 +104,9 @@ class Network:
             act = get_activation(name, self.leaky_relu_alpha)
             self.layers.append(Dense(W, b, act, self.xp))
         self.dropouts = [Dropout(self.dropout) for _ in self.layers[:-1]] if dropout else []
+        # With its matching output activation, the loss gives the last dZ directly.
         fused = self.loss.fused_with == names[-1]
-        self._fused = fused
+        self._fused_gradient = self.loss.fused_gradient if fused else None
 
     # ------------------------------------------------------------ properties
 
@@ -120,7 +122,7 @@ class Network:
     def n_parameters(self) -> int:
         return sum(i * o + o for i, o in zip(self.sizes[:-1], self.sizes[1:], strict=True))
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         """The architecture, as stored in model files."""
         return {
             "layers": list(self.sizes),
@@ -157,7 +159,7 @@ class Network:
 
     # ------------------------------------------------------------ forward / backward
 
-    def forward(self, X: Any, training: bool = False, masks: list | None = None) -> Any:
+    def forward(self, X: Any, training: bool = False, masks: list[Any] | None = None) -> Any:
         """Output activations for a prepared (N, inputs) batch on the device.
 
         ``training`` keeps what backward needs and applies dropout, with new
@@ -179,8 +181,8 @@ class Network:
         """Backpropagate the batch-mean loss of output A against one-hot Y;
         fills each layer's dW and db."""
         xp = self.xp
-        if self._fused:
-            dZ, dA = self.loss.fused_gradient(xp, A, Y), None
+        if self._fused_gradient is not None:
+            dZ, dA = self._fused_gradient(xp, A, Y), None
         else:
             dZ, dA = None, self.loss.gradient(xp, A, Y)
         for i in range(len(self.layers) - 1, -1, -1):
@@ -189,7 +191,7 @@ class Network:
             if i > 0 and self.dropouts:
                 dA = self.dropouts[i - 1].backward(dA)
 
-    def gradients(self, X: Any, y: Any, masks: list | None = None) -> list[tuple[Any, Any]]:
+    def gradients(self, X: Any, y: Any, masks: list[Any] | None = None) -> list[tuple[Any, Any]]:
         """[(dW, db), ...] of the batch-mean loss for one batch, same shapes as
         the parameters. With dropout, pass ``masks`` to fix them (tests)."""
         X = self.as_input(X)
@@ -203,8 +205,9 @@ class Network:
     def loss_value(self, X: Any, y: Any) -> float:
         """The batch-mean loss (no dropout), as a Python float."""
         X = self.as_input(X)
-        _, Y = self.as_labels(y, X.shape[0])
-        return float(self.loss.total(self.xp, self.forward(X), Y)) / X.shape[0]
+        n: int = X.shape[0]
+        _, Y = self.as_labels(y, n)
+        return float(self.loss.total(self.xp, self.forward(X), Y)) / n
 
     # ------------------------------------------------------------ inference
 
@@ -224,7 +227,7 @@ class Network:
         """Predicted class indices (N,) as an int64 array on the network's device."""
         return self.xp.argmax(self.predict_proba(X), axis=1)
 
-    def evaluate(self, X: Any, y: Any) -> dict:
+    def evaluate(self, X: Any, y: Any) -> dict[str, Any]:
         """Accuracy, loss, confusion matrix, per-class metrics and macro F1 (host values)."""
         X = self.as_input(X)
         y, Y = self.as_labels(y, X.shape[0])
@@ -267,7 +270,7 @@ class Network:
         optimizer: Any = None,
         lr_schedule: Any = None,
         validation_data: tuple[Any, Any] | None = None,
-        callbacks: list | tuple = (),
+        callbacks: Sequence[Any] = (),
         early_stopping: int | None = None,
         shuffle: bool = True,
         augment: Any = None,
@@ -332,7 +335,7 @@ class Network:
         from .config import load_config, resolve
 
         cfg = resolve(load_config(config), None)
-        kwargs = {
+        kwargs: dict[str, Any] = {
             k: cfg[k]
             for k in (
                 "layers",

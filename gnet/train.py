@@ -18,14 +18,19 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from array_api_compat import device as device_of
 
 from . import backend as B
+from .backend import Array
 from .errors import ConfigError, TrainingDiverged
 from .optim import SGD, Optimizer, make_schedule
+
+if TYPE_CHECKING:
+    from .network import Network
 
 MODES = ("per-sample", "mini-batch", "full-batch")
 
@@ -40,12 +45,12 @@ class History:
     """Per-epoch records: epoch, seconds, loss, accuracy, learning_rate and,
     with validation data, val_loss and val_accuracy."""
 
-    epochs: list[dict] = field(default_factory=list)
+    epochs: list[dict[str, Any]] = field(default_factory=list)
     batch_losses: list[list[float]] = field(default_factory=list)
     stopped_early: bool = False
     best_epoch: int | None = None
 
-    def __getitem__(self, key: str) -> list:
+    def __getitem__(self, key: str) -> list[Any]:
         return [e.get(key) for e in self.epochs]
 
     @property
@@ -58,7 +63,8 @@ class History:
 
     @property
     def seconds(self) -> float:
-        return sum(e["seconds"] for e in self.epochs)
+        total: float = sum(e["seconds"] for e in self.epochs)
+        return total
 
     @property
     def samples_per_second(self) -> float:
@@ -76,13 +82,13 @@ class Callback:
     to stop after this epoch.
     """
 
-    def on_train_begin(self, net: Any, info: dict) -> None: ...
+    def on_train_begin(self, net: Any, info: dict[str, Any]) -> None: ...
 
-    def on_epoch_begin(self, epoch: int, info: dict) -> None: ...
+    def on_epoch_begin(self, epoch: int, info: dict[str, Any]) -> None: ...
 
-    def on_batch_end(self, batch: int, info: dict) -> None: ...
+    def on_batch_end(self, batch: int, info: dict[str, Any]) -> None: ...
 
-    def on_epoch_end(self, epoch: int, logs: dict) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None: ...
 
     def on_train_end(self, history: History) -> None: ...
 
@@ -101,7 +107,7 @@ def batch_size_for(mode: str, batch_size: int | None, n: int) -> int:
 
 
 def fit(
-    net: Any,
+    net: Network,
     X: Any,
     y: Any,
     *,
@@ -111,7 +117,7 @@ def fit(
     optimizer: Optimizer | None = None,
     lr_schedule: Any = None,
     validation_data: tuple[Any, Any] | None = None,
-    callbacks: list | tuple = (),
+    callbacks: Sequence[Any] = (),
     early_stopping: int | None = None,
     shuffle: bool = True,
     augment: Any = None,
@@ -158,7 +164,8 @@ def fit(
 
     history = History()
     base_lr = optimizer.learning_rate
-    best = (math.inf, None, None)  # (monitored loss, epoch, parameters)
+    # (monitored loss, epoch, parameters); the epoch starts as the last one before this fit.
+    best: tuple[float, int, list[Array] | None] = (math.inf, net.epochs_trained, None)
     info = {"samples_total": n, "batch_size": size, "batches": -(-n // size), "epochs": epochs}
     batch_hooks = [
         cb
@@ -224,7 +231,19 @@ def fit(
     return history
 
 
-def _run_epoch(net, X, Y, y, size, optimizer, epoch, shuffle, augment, batch_hooks, info):
+def _run_epoch(
+    net: Network,
+    X: Array,
+    Y: Array,
+    y: Array,
+    size: int,
+    optimizer: Optimizer,
+    epoch: int,
+    shuffle: bool,
+    augment: Any,
+    batch_hooks: list[Any],
+    info: dict[str, Any],
+) -> tuple[Array, Array]:
     """One pass over the data; returns (per-sample losses, correct count) on the device.
 
     Each batch's outputs are copied into one (n, classes) buffer, and the loss
@@ -278,7 +297,7 @@ def batch_means(xp: Any, losses: Any, size: int) -> Any:
     return sums / xp.asarray(counts, dtype=losses.dtype, device=device_of(losses))
 
 
-def _all_finite(xp: Any, arrays: list) -> bool:
+def _all_finite(xp: Any, arrays: list[Array]) -> bool:
     """True when no array holds NaN or inf (one host read for all of them)."""
     checks = [xp.all(xp.isfinite(a)) for a in arrays]
     ok = checks[0]
@@ -287,7 +306,7 @@ def _all_finite(xp: Any, arrays: list) -> bool:
     return bool(ok)
 
 
-def _call(callbacks, hook, *args):
+def _call(callbacks: Sequence[Any], hook: str, *args: Any) -> None:
     for cb in callbacks:
         method = getattr(cb, hook, None)
         if method is not None:
