@@ -9,6 +9,7 @@ print(net.evaluate(X_test, y_test)["accuracy"])
 """
 
 import logging
+from types import ModuleType
 
 from . import optim
 from .backend import Backend, get_backend, to_numpy
@@ -32,7 +33,7 @@ __version__ = "0.1.0"
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> ModuleType:
     # gnet.datasets is gnet.data, imported on first use.
     if name == "datasets":
         from . import data

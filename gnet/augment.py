@@ -61,7 +61,7 @@ class RandomShift:
         shifted = shifted @ xp.matrix_transpose(_shift_matrices(xp, dx, width, X.dtype))
         return xp.reshape(shifted, (X.shape[0], height * width))
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"type": "shift", "max_shift": self.max_shift}
 
 

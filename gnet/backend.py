@@ -168,8 +168,7 @@ def _strict_backend(spec: str) -> Backend:
 def cuda_available() -> bool:
     """True when CuPy is importable and sees at least one GPU."""
     try:
-        import cupy
-
+        cupy = importlib.import_module("cupy")
         return bool(cupy.is_available())
     except Exception:
         return False
@@ -237,7 +236,8 @@ def to_numpy(a: Any) -> np.ndarray:
     if isinstance(a, np.ndarray):
         return a
     if compat.is_cupy_array(a):
-        return a.get()
+        host: np.ndarray = a.get()  # CuPy ships no type information
+        return host
     if compat.is_torch_array(a):
         return a.detach().cpu().numpy()
     if _is_strict_array(a):

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` so that a crash or error never leaves a
     half-written file: write a temporary file in the same folder, flush it to
     disk, then rename it over ``path`` (atomic on POSIX and Windows)."""
@@ -45,7 +45,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
-def model_metadata(net: Any, **extra: Any) -> dict:
+def model_metadata(net: Network, **extra: Any) -> dict[str, Any]:
     """The JSON-able description stored under the ``gnet`` metadata key."""
     from . import __version__
 
@@ -61,7 +61,7 @@ def model_metadata(net: Any, **extra: Any) -> dict:
     return meta
 
 
-def model_tensors(net: Any) -> dict[str, np.ndarray]:
+def model_tensors(net: Network) -> dict[str, np.ndarray]:
     tensors = {}
     for i, layer in enumerate(net.layers):
         tensors[f"layers.{i}.weight"] = np.ascontiguousarray(to_numpy(layer.weight))
@@ -69,7 +69,7 @@ def model_tensors(net: Any) -> dict[str, np.ndarray]:
     return tensors
 
 
-def save_model(net: Any, path: str | os.PathLike, **extra: Any) -> None:
+def save_model(net: Network, path: str | os.PathLike[str], **extra: Any) -> None:
     """Save ``net`` as a safetensors file at ``path`` (atomically).
 
     ``extra`` adds metadata, e.g. ``dataset="mnist"`` or ``test={...}``.
@@ -86,7 +86,7 @@ def save_model(net: Any, path: str | os.PathLike, **extra: Any) -> None:
         ) from exc
 
 
-def read_model_file(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
+def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Host tensors and the parsed ``gnet`` metadata of a model file.
 
     Raises :class:`~gnet.errors.ModelFileError` naming the file for anything
@@ -126,14 +126,14 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dic
     return tensors, meta
 
 
-def _header_metadata(data: bytes) -> dict:
+def _header_metadata(data: bytes) -> dict[str, Any]:
     """The ``__metadata__`` of a safetensors header (8-byte length + JSON)."""
     size = int.from_bytes(data[:8], "little")
     header = json.loads(data[8 : 8 + size])
     return header.get("__metadata__") or {}
 
 
-def load_model(path: str | os.PathLike, device: Any = None) -> Network:
+def load_model(path: str | os.PathLike[str], device: Any = None) -> Network:
     """Load a model file onto ``device`` (any backend; see gnet.backend)."""
     from .network import Network
 
