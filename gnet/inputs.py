@@ -50,7 +50,7 @@ def features(X: Any, backend: B.Backend, n_inputs: int, dtype: Any, name: str = 
         raise ValueError(f"{name}: no samples (shape {tuple(X.shape)})")
     if not xp.isdtype(X.dtype, ("real floating", "integral", "bool")):
         raise TypeError(f"{name}: expected real numbers, got dtype {X.dtype}")
-    X = xp.astype(X, dtype)
+    X = xp.astype(X, dtype, copy=False)  # no copy of data already in the dtype
     if not bool(xp.all(xp.isfinite(X))):
         raise ValueError(f"{name}: contains NaN or infinite values")
     return X
