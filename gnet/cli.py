@@ -166,6 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="cpu, cuda, cuda:N, torch, torch:cuda, strict or auto "
         "(default: $GNET_DEVICE, else cpu; auto takes cuda when CuPy sees a GPU)",
     )
+    device.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="CPU threads for the array library (default: $GNET_THREADS, else half the "
+        "logical CPUs, at least 1: on a busy 2-core machine two BLAS threads run several "
+        "times slower than one)",
+    )
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument(
         "--data-dir",
@@ -325,7 +333,13 @@ def main(argv: list[str] | None = None) -> int:
         _error("a command is required: train, evaluate, predict, images, demo or info")
         return EXIT_USAGE
     debug = bool(getattr(args, "debug", False))
-    with _logging(debug), warnings.catch_warnings():
+    try:
+        threads = _thread_count(args.threads) if hasattr(args, "threads") else None
+        args.thread_limit = threads
+    except ConfigError as exc:
+        _report(exc, debug)
+        return EXIT_USAGE
+    with _logging(debug), warnings.catch_warnings(), _thread_limit(threads):
         if not debug:
             # overflow and NaN warnings of a diverging run: fit reports those itself
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -374,6 +388,46 @@ def _logging(debug: bool):
         logger.setLevel(old)
 
 
+def _thread_count(flag: int | None) -> int:
+    """--threads, else $GNET_THREADS, else half the logical CPUs (at least 1)."""
+    if flag is not None:
+        return flag
+    env = os.environ.get("GNET_THREADS")
+    if env:
+        if not env.strip().isdigit() or int(env) < 1:
+            raise ConfigError(f"$GNET_THREADS {env!r}: expected an integer >= 1")
+        return int(env)
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+@contextlib.contextmanager
+def _thread_limit(threads: int | None):
+    """Limit the BLAS / OpenMP thread pools (threadpoolctl) and torch's, while main runs.
+
+    OpenBLAS threads wait for each other at every matrix product; on a shared
+    2-core machine a descheduled one stalls the rest (measured: 86 s for the
+    default run with 2 threads next to another busy process, 12 s with 1).
+    """
+    if threads is None:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: without it the libraries keep their defaults
+        logging.getLogger("gnet").debug("threadpoolctl not installed: --threads ignored")
+        yield
+        return
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    with threadpool_limits(limits=threads):
+        try:
+            yield
+        finally:
+            torch = sys.modules.get("torch")
+            if torch is not None and before is not None:
+                torch.set_num_threads(before)
+
+
 class _Missing(Exception):
     """An optional part of gnet (demo, plots) is not installed."""
 
@@ -388,7 +442,7 @@ def _optional(module: str, feature: str) -> Any:
 # ================================================================ shared steps
 
 
-def _backend(spec: str | None, out: Output) -> Any:
+def _backend(spec: str | None, out: Output, threads: int | None = None) -> Any:
     """The backend for --device (default $GNET_DEVICE, else cpu); says what auto took."""
     from .backend import get_backend
     from .errors import DeviceError
@@ -404,6 +458,10 @@ def _backend(spec: str | None, out: Output) -> Any:
         raise type(exc)(text) from exc
     if requested.strip().lower() == "auto":
         out.print(f"device auto: using {backend.spec} ({backend.describe()})")
+    if backend.name == "torch" and threads:
+        import torch
+
+        torch.set_num_threads(threads)  # _thread_limit restores it
     return backend
 
 
@@ -628,7 +686,9 @@ def _resolve_config(args: argparse.Namespace) -> dict:
         raise ConfigError(f"command line: {exc}") from None
 
 
-def _describe_run(config: dict, n_train: int, n_val: int, n_test: int, backend: Any) -> str:
+def _describe_run(
+    config: dict, n_train: int, n_val: int, n_test: int, backend: Any, threads: int | None
+) -> str:
     arch = "-".join(str(n) for n in config["layers"])
     acts = "/".join(config["activations"])
     batch = {"per-sample": "per-sample", "full-batch": "full-batch"}.get(
@@ -646,12 +706,13 @@ def _describe_run(config: dict, n_train: int, n_val: int, n_test: int, backend: 
     if config["normalize"]:
         extras.append("normalized inputs")
     val = f", {n_val} validation" if n_val else ""
+    threads = f", {threads} thread{'s' if threads != 1 else ''}" if threads else ""
     return (
         f"{config['dataset']}: {n_train} training{val}, {n_test} test images; "
         f"network {arch} {acts}, {config['loss']}, init {config['init']}, {config['dtype']}; "
         f"{batch}, {opt}{', ' + ', '.join(extras) if extras else ''}; "
         f"{config['epochs']} epochs, seed {config['seed']}; device {backend.spec} "
-        f"({backend.describe()})"
+        f"({backend.describe()}{threads})"
     )
 
 
@@ -678,7 +739,7 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
             )
     else:
         config = _resolve_config(args)
-    backend = _backend(args.device, out)
+    backend = _backend(args.device, out, args.thread_limit)
     if args.resume:
         checkpoint = load_checkpoint(args.resume, device=backend)
         config = dict(checkpoint.config)
@@ -740,7 +801,14 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
         optimizer, earlier = build_optimizer(config), History()
 
     out.print(
-        _describe_run(config, len(X), len(validation[0]) if validation else 0, len(X_test), backend)
+        _describe_run(
+            config,
+            len(X),
+            len(validation[0]) if validation else 0,
+            len(X_test),
+            backend,
+            args.thread_limit,
+        )
     )
     if checkpoint is not None:
         out.print(
@@ -831,7 +899,7 @@ def cmd_evaluate(args: argparse.Namespace, out: Output) -> int:
     from .io import load_model
     from .report import ascii_digits, evaluation_text, most_confident_mistakes, sixel
 
-    backend = _backend(args.device, out)
+    backend = _backend(args.device, out, args.thread_limit)
     metrics_path = (
         _writable_file(args.metrics_json, "--metrics-json") if args.metrics_json else None
     )
@@ -890,7 +958,7 @@ def cmd_predict(args: argparse.Namespace, out: Output) -> int:
     from .io import load_model
     from .report import ascii_digit, top_k
 
-    backend = _backend(args.device, out)
+    backend = _backend(args.device, out, args.thread_limit)
     net = load_model(args.model, device=backend)
     if net.n_inputs != SIZE * SIZE:
         raise ConfigError(
@@ -918,7 +986,7 @@ def cmd_images(args: argparse.Namespace, out: Output) -> int:
     from .images import to_png
     from .io import load_model
 
-    backend = _backend(args.device, out)
+    backend = _backend(args.device, out, args.thread_limit)
     folder = _writable_dir(args.out, "--out")
     net = load_model(args.model, device=backend)
     dataset = args.dataset or net.metadata.get("dataset") or "mnist"

@@ -884,3 +884,23 @@ def test_augment_without_the_augment_module_is_one_line_exit_1(capsys, monkeypat
     code, _, err = run(capsys, *train_args(data_root, "--augment", "2"))
     assert code == 1
     assert "gnet.augment is missing" in error_line(err)
+
+
+def test_threads_limit_the_blas_pool_while_a_command_runs(capsys, monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return [
+            i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"
+        ]
+
+    before = blas_threads()
+    seen = []
+    monkeypatch.setattr(cli, "cmd_predict", lambda args, out: seen.append(blas_threads()) or 0)
+    assert cli.main(["predict", "m.safetensors", "x.png", "--threads", "1"]) == 0
+    assert seen and all(n == 1 for n in seen[0])
+    assert blas_threads() == before  # restored afterwards
+
+    monkeypatch.setenv("GNET_THREADS", "0")
+    code, _, err = run(capsys, "predict", "m.safetensors", "x.png")
+    assert code == 2 and "$GNET_THREADS '0'" in error_line(err)
