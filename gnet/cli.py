@@ -227,10 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--lr-schedule",
         metavar="SPEC",
-        help="step:STEP_SIZE:GAMMA, exponential:GAMMA, cosine or cosine:MIN_LR",
+        help="step:STEP_SIZE:GAMMA, exponential:GAMMA, cosine, cosine:MIN_LR or none",
     )
     train.add_argument("--validation-split", type=float, metavar="F")
-    train.add_argument("--early-stopping", type=_positive_int, metavar="N", help="patience")
+    train.add_argument(
+        "--early-stopping", type=_positive_int, metavar="N", help="patience in epochs"
+    )
     train.add_argument("--seed", type=_non_negative_int, metavar="N")
     train.add_argument("--dtype", type=str.lower, choices=DTYPES)
     train.add_argument(
@@ -240,7 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="standardise inputs with the training set's mean and std (stored in the model)",
     )
     train.add_argument(
-        "--augment", type=_non_negative_int, metavar="PIXELS", help="random shifts (0: off)"
+        "--augment",
+        type=_non_negative_int,
+        metavar="PIXELS",
+        help="random shifts of up to PIXELS (1-4; 0: off)",
     )
     train.add_argument("--out", metavar="MODEL", help="save the trained model here")
     train.add_argument("--checkpoint-dir", metavar="DIR", help="write a checkpoint every epoch")
@@ -463,6 +468,10 @@ def _backend(spec: str | None, out: Output, threads: int | None = None) -> Any:
 
         torch.set_num_threads(threads)  # _thread_limit restores it
     return backend
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _device_name(backend: Any) -> str:
@@ -711,7 +720,7 @@ def _describe_run(
         f"{config['dataset']}: {n_train} training{val}, {n_test} test images; "
         f"network {arch} {acts}, {config['loss']}, init {config['init']}, {config['dtype']}; "
         f"{batch}, {opt}{', ' + ', '.join(extras) if extras else ''}; "
-        f"{config['epochs']} epochs, seed {config['seed']}; device {backend.spec} "
+        f"{_plural(config['epochs'], 'epoch')}, seed {config['seed']}; device {backend.spec} "
         f"({backend.describe()}{threads})"
     )
 
@@ -885,7 +894,7 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
     saved = f"; model saved to {out_path}" if out_path else ""
     out.final(
         f"test accuracy {100 * report['accuracy']:.2f}% ({correct}/{n}) on {dataset} after "
-        f"{net.epochs_trained} epochs; training {duration_text(full.seconds)}, "
+        f"{_plural(net.epochs_trained, 'epoch')}; training {duration_text(full.seconds)}, "
         f"total {duration_text(total)}{saved}"
     )
     return EXIT_OK
