@@ -558,7 +558,11 @@ def _epoch_metrics(record: dict) -> dict:
     return {k: record[k] for k in keys if k in record}
 
 
-def _metrics(net: Any, config: dict, report: dict, history: Any = None) -> dict:
+def _metrics(
+    net: Any, config: dict, report: dict, history: Any = None, dataset: str | None = None
+) -> dict:
+    from .references import compare
+
     payload = {
         "gnet_version": __version__,
         "backend": net.backend.name,
@@ -573,7 +577,18 @@ def _metrics(net: Any, config: dict, report: dict, history: Any = None) -> dict:
             "epochs": [_epoch_metrics(e) for e in history.epochs],
         }
     payload["test"] = _test_metrics(report)
+    payload["test"]["references"] = compare(dataset or config.get("dataset"), report["accuracy"])
     return payload
+
+
+def _print_references(out: Output, dataset: str, accuracy: float) -> None:
+    """The "compared with published MLPs" block (gnet.references), after the tables."""
+    from .references import comparison_text
+
+    text = comparison_text(dataset, accuracy)
+    if text:
+        out.print("")
+        out.print(text)
 
 
 def _check_model_fits(net: Any, dataset: str, X: Any, path: str) -> None:
@@ -875,6 +890,7 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
     report = net.evaluate(X_test, y_test)
     out.print("")
     out.print(evaluation_text(report, net.class_names))
+    _print_references(out, dataset, report["accuracy"])
     if out_path is not None:
         net.save(
             out_path,
@@ -883,7 +899,7 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
             train_config=config,
         )
     if metrics_path is not None:
-        _write_json(metrics_path, _metrics(net, config, report, full))
+        _write_json(metrics_path, _metrics(net, config, report, full, dataset))
     if plots is not None:
         paths = plots.save_training_plots(full, plot_dir)
         paths += plots.save_evaluation_plots(net, X_test, y_test, report, plot_dir)
@@ -924,6 +940,7 @@ def cmd_evaluate(args: argparse.Namespace, out: Output) -> int:
     out.print(f"{args.model}: {net!r}, evaluated on the {dataset} test set")
     out.print("")
     out.print(evaluation_text(report, net.class_names))
+    _print_references(out, dataset, report["accuracy"])
     if args.misclassified:
         proba = to_numpy(net.predict_proba(X_test))
         mistakes = most_confident_mistakes(proba, y_test, args.misclassified)
@@ -944,7 +961,7 @@ def cmd_evaluate(args: argparse.Namespace, out: Output) -> int:
             out.print(ascii_digits(pictures, captions, per_row=max(1, out.console.width // 60)))
     if metrics_path is not None:
         config = dict(net.metadata.get("train_config") or net.config())
-        _write_json(metrics_path, _metrics(net, config, report))
+        _write_json(metrics_path, _metrics(net, config, report, dataset=dataset))
     if plots is not None:
         paths = plots.save_evaluation_plots(net, X_test, y_test, report, plot_dir)
         out.print("plots: " + ", ".join(str(p) for p in paths))

@@ -204,7 +204,14 @@ def test_train_prints_tables_and_writes_model_and_metrics(capsys, tmp_path, data
         "val_accuracy",
     }
     test = payload["test"]
-    assert set(test) == {"accuracy", "loss", "confusion_matrix", "per_class", "macro_f1"}
+    assert set(test) == {
+        "accuracy",
+        "loss",
+        "confusion_matrix",
+        "per_class",
+        "macro_f1",
+        "references",
+    }
     assert sum(map(sum, test["confusion_matrix"])) == 100
     assert set(test["per_class"][0]) == {
         "label",
