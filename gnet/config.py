@@ -84,7 +84,12 @@ KEYS = tuple(DEFAULTS)
 
 # What a config file that does not say otherwise gets instead of DEFAULTS:
 # the seeds trained with plain SGD at a constant rate on raw [0, 1] pixels.
-SEED_TRAINING: dict[str, Any] = {"momentum": 0.0, "lr_schedule": None, "normalize": False}
+SEED_TRAINING: dict[str, Any] = {
+    "momentum": 0.0,
+    "l2": 0.0,
+    "lr_schedule": None,
+    "normalize": False,
+}
 
 # Keys only a file may hold; load_config turns them into canonical keys.
 _FILE_ONLY_KEYS = ("regularization_type", "regularization_rate")
@@ -168,7 +173,7 @@ def resolve(
     "full-batch" sets it to None (the whole set); a batch_size given without a
     mode means "mini-batch". A file that gives neither mode nor batch_size is
     per-sample, and SEED_TRAINING replaces DEFAULTS for the keys it does not
-    give (no momentum, no lr_schedule, no normalize): that is how the seeds
+    give (no momentum, no L2, no lr_schedule, no normalize): that is how the seeds
     trained. With no file, DEFAULTS hold.
     """
     if isinstance(file_config, (str, os.PathLike)):

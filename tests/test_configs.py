@@ -62,6 +62,31 @@ def test_neural_net_rs_is_the_seed_001_run():
     assert config["activations"] == ["sigmoid", "softmax"]
     assert (config["learning_rate"], config["epochs"]) == (0.01, 30)
     assert (config["mode"], config["momentum"], config["normalize"]) == ("per-sample", 0.0, False)
+    assert (config["l2"], config["lr_schedule"]) == (0.0, None)
+
+
+def test_a_config_file_starts_from_the_seeds_plain_sgd():
+    """Keys a file leaves out take the seeds' values, not the default recipe's."""
+    from gnet.config import SEED_TRAINING
+
+    config = resolve(load_config({"layers": [784, 10], "activations": ["softmax"]}), None)
+    for key, value in SEED_TRAINING.items():
+        assert config[key] == value
+    assert (config["momentum"], config["l2"], config["lr_schedule"]) == (0.0, 0.0, None)
+    assert config["normalize"] is False
+    # every key where the default recipe differs from plain SGD on raw pixels is covered
+    plain = {
+        "momentum": 0.0,
+        "nesterov": False,
+        "l1": 0.0,
+        "l2": 0.0,
+        "dropout": 0.0,
+        "lr_schedule": None,
+        "normalize": False,
+        "augment": False,
+    }
+    differs = {k for k, v in plain.items() if DEFAULTS[k] != v}
+    assert differs <= set(SEED_TRAINING)
 
 
 def test_digit_recognizer():
