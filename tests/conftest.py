@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from datapaths import REPO, data_dir  # noqa: F401  (re-exported for older imports)
 
 from gnet.backend import cuda_available
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _skip_unless(condition: bool, reason: str):
@@ -45,15 +43,6 @@ BACKENDS = [
 def device(request) -> str:
     """A device string for each backend present (numpy, strict, torch, cupy)."""
     return request.param
-
-
-def data_dir() -> Path:
-    """$GNET_DATA_DIR (relative paths are taken from the repo root), else ../shared/data."""
-    env = os.environ.get("GNET_DATA_DIR")
-    if env:
-        path = Path(env)
-        return path if path.is_absolute() else (REPO / path).resolve()
-    return (REPO.parent / "shared" / "data").resolve()
 
 
 def _read_idx(path: Path, offset: int) -> np.ndarray:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, data_dir
+from datapaths import REPO, data_dir
 
 import gnet
 from gnet.images import to_png

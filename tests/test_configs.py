@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import REPO
+from datapaths import REPO
 from test_cli import make_dataset, run
 
 from gnet import cli

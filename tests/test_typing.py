@@ -4,8 +4,7 @@ import subprocess
 import sys
 
 import pytest
-
-from conftest import REPO
+from datapaths import REPO
 
 
 def test_mypy_strict_is_clean():
