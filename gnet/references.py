@@ -26,12 +26,12 @@ REFERENCES: dict[str, list[tuple[str, float, str]]] = {
         (
             "Srivastava et al. 2014, dropout MLP",
             0.9875,
-            "3 x 1024 ReLU, dropout (JMLR 15, Table 2)",
+            "3 x 1024 ReLU, dropout; JMLR 15, Table 2",
         ),
         (
             "Srivastava et al. 2014, dropout + max-norm MLP",
             0.9905,
-            "2 x 8192 ReLU, dropout, max-norm (JMLR 15, Table 2)",
+            "2 x 8192 ReLU, dropout, max-norm; JMLR 15, Table 2",
         ),
         (
             "Ciresan et al. 2010, big MLP",
@@ -48,7 +48,7 @@ REFERENCES: dict[str, list[tuple[str, float, str]]] = {
         (
             "Fashion-MNIST benchmark, best MLP",
             0.900,
-            "256-128-64 (benchmark table, submitted results)",
+            "256-128-64; benchmark table, submitted results",
         ),
     ],
 }
@@ -58,7 +58,8 @@ def compare(dataset: str | None, accuracy: float) -> list[dict[str, Any]]:
     """How ``accuracy`` (a fraction) compares with each published MLP on ``dataset``.
 
     One dict per reference, in table order: ``name``, ``accuracy``, ``note``,
-    ``difference`` (``accuracy`` minus the reference's, a fraction) and
+    ``difference`` (``accuracy`` minus the reference's, a fraction rounded to
+    6 decimals) and
     ``beats`` (True when ``accuracy`` is at least the reference's). A data set
     without references gives an empty list.
     """
@@ -71,7 +72,7 @@ def compare(dataset: str | None, accuracy: float) -> list[dict[str, Any]]:
             "name": name,
             "accuracy": reference,
             "note": note,
-            "difference": accuracy - reference,
+            "difference": round(accuracy - reference, 6),
             "beats": accuracy >= reference,
         }
         for name, reference, note in rows
