@@ -1,7 +1,7 @@
 """Data augmentation on the training device, through the array namespace.
 
 ``RandomShift(k)`` moves each training image by its own random offset of up
-to ±k pixels in x and in y (zeros come in at the edges), the distortion that
+to ±k pixels in x and in y (background comes in at the edges), the distortion that
 lifts an MLP on MNIST from ~98.3 % to ~99 %. A shift is a product with
 shift matrices, ``S_y @ image @ S_x^T`` where ``S[i, j] = 1`` iff
 ``j == i - offset``: two batched matmuls, no data-dependent indexing, so it
@@ -56,10 +56,13 @@ class RandomShift:
                 f"augment: rows of {X.shape[1]} values are not {height}x{width} images"
             )
         dy, dx = self.offsets(xp, X, epoch)
-        images = xp.reshape(X, (X.shape[0], height, width))
+        # The background (each image's minimum: 0 for raw pixels, -mean/std once
+        # standardised) is what comes in at the edges, so shift X - background.
+        background = xp.min(X, axis=1, keepdims=True)
+        images = xp.reshape(X - background, (X.shape[0], height, width))
         shifted = _shift_matrices(xp, dy, height, X.dtype) @ images
         shifted = shifted @ xp.matrix_transpose(_shift_matrices(xp, dx, width, X.dtype))
-        return xp.reshape(shifted, (X.shape[0], height * width))
+        return xp.reshape(shifted, (X.shape[0], height * width)) + background
 
     def config(self) -> dict[str, Any]:
         return {"type": "shift", "max_shift": self.max_shift}

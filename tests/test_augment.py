@@ -33,6 +33,20 @@ def test_shift_matches_numpy(device, mnist):
         np.testing.assert_allclose(out[k].reshape(28, 28), expected, atol=1e-6)
 
 
+def test_standardised_images_get_their_background_at_the_edges(mnist):
+    """After (X - mean) / std the background is -mean/std, not 0: that is what
+    must come in at the edges, or a shift draws a grey frame round the digit."""
+    (X, _), _ = mnist
+    be = get_backend("cpu")
+    Xs = (X[:32] - 0.1307) / 0.3081
+    aug = RandomShift(2, seed=1)
+    out = aug(be.xp, Xs, 1, 0)
+    dy, dx = RandomShift(2, seed=1).offsets(be.xp, Xs, 1)
+    for k in range(32):
+        expected = numpy_shift(X[k].reshape(28, 28), int(dy[k]), int(dx[k]))
+        np.testing.assert_allclose(out[k] * 0.3081 + 0.1307, expected.ravel(), atol=1e-5)
+
+
 def test_offsets_are_uniform_over_the_range():
     be = get_backend("cpu")
     aug = RandomShift(2)
