@@ -8,23 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from datapaths import data_dir
 
 from gnet import data
 from gnet.errors import DataError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def shared_data_dir() -> Path:
-    """The real data: $GNET_DATA_DIR (relative to the repo root) or ../shared/data."""
-    env = os.environ.get("GNET_DATA_DIR")
-    if env:
-        path = Path(env).expanduser()
-        return path if path.is_absolute() else REPO_ROOT / path
-    return REPO_ROOT.parent / "shared" / "data"
-
-
-SHARED = shared_data_dir()
+SHARED = data_dir()
 NAMES = {key: entry["name"] for key, entry in data.DATASETS["mnist"]["files"].items()}
 
 
