@@ -41,7 +41,7 @@ def _relu(xp: Any, Z: Array) -> Array:
 
 
 def _relu_backward(xp: Any, Z: Array, A: Array, dA: Array) -> Array:
-    return dA * xp.astype(Z > 0, Z.dtype)
+    return xp.where(Z > 0, dA, 0.0)
 
 
 def leaky_relu(alpha: float = 0.01) -> Activation:
@@ -70,7 +70,8 @@ def _softmax(xp: Any, Z: Array) -> Array:
     # Subtracting the row maximum changes nothing mathematically and keeps exp
     # from overflowing.
     E = xp.exp(Z - xp.max(Z, axis=1, keepdims=True))
-    return E / xp.sum(E, axis=1, keepdims=True)
+    E /= xp.sum(E, axis=1, keepdims=True)  # E is this call's own temporary
+    return E
 
 
 def _softmax_backward(xp: Any, Z: Array, A: Array, dA: Array) -> Array:

@@ -36,7 +36,8 @@ class Dense:
 
     def forward(self, X: Any, keep: bool = False) -> Any:
         """A for input X; ``keep`` stores X, Z, A for backward (training)."""
-        Z = X @ self.weight + self.bias
+        Z = X @ self.weight
+        Z += self.bias  # in place: one (batch, out) allocation fewer per layer
         A = self.activation.forward(self.xp, Z)
         if keep:
             self._X, self._Z, self._A = X, Z, A
