@@ -1,6 +1,6 @@
 """Benchmark fixtures: data, machine description, and the slow-suite switch.
 
-``pytest`` alone runs every benchmark once as a smoke test (pyproject's
+``pytest`` alone runs every benchmark once as a smoke test (the root conftest's
 addopts disable timing) on a small slice of the data, and skips the slow
 time-to-accuracy suite. Real timings:
 

@@ -8,7 +8,7 @@ epochs are a fixed 5,000-sample slice (the group name says so). Groups are
 ``<model> <mode>``; ``extra_info`` carries samples/s, implementation,
 backend, device name, thread count, library versions and the load average.
 
-With pyproject's ``--benchmark-disable`` (plain ``pytest``) each function runs
+With a plain ``pytest`` (the root conftest.py sets ``--benchmark-disable``) each function runs
 once as a smoke test on a small slice (1,024 samples, 128 per-sample). Real timings:
 
     pytest benchmarks --benchmark-enable --benchmark-only \\
