@@ -1,7 +1,7 @@
 """Benchmark fixtures: data, machine description, and the slow-suite switch.
 
 ``pytest`` alone runs every benchmark once as a smoke test (the root conftest's
-addopts disable timing) on a small slice of the data, and skips the slow
+benchmark-disable) on a small slice of the data, and skips the slow
 time-to-accuracy suite. Real timings:
 
     pytest benchmarks --benchmark-enable --benchmark-only \\
