@@ -807,16 +807,9 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
         _check_model_fits(net, dataset, X_test, args.resume)
     else:
         mean, std = data.normalization_stats(X) if config["normalize"] else (0.0, 1.0)
-        net = Network(
-            config["layers"],
-            config["activations"],
-            loss=config["loss"],
-            init=config["init"],
+        net = Network.from_architecture(
+            config,
             device=backend,
-            dtype=config["dtype"],
-            seed=config["seed"],
-            dropout=config["dropout"],
-            leaky_relu_alpha=config["leaky_relu_alpha"],
             input_mean=mean,
             input_std=std,
             class_names=data.DATASETS[dataset]["class_names"],

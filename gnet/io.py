@@ -141,16 +141,9 @@ def load_model(path: str | os.PathLike[str], device: Any = None) -> Network:
     cfg = meta["config"]
     norm = meta.get("normalization") or {}
     try:
-        net = Network(
-            cfg["layers"],
-            cfg["activations"],
-            loss=cfg.get("loss", "cross-entropy"),
-            init=cfg.get("init", "he"),
+        net = Network.from_architecture(
+            cfg,
             device=device,
-            dtype=cfg.get("dtype", "float32"),
-            seed=cfg.get("seed", 0),
-            dropout=cfg.get("dropout", 0.0),
-            leaky_relu_alpha=cfg.get("leaky_relu_alpha", 0.01),
             input_mean=norm.get("mean", 0.0),
             input_std=norm.get("std", 1.0),
             class_names=meta.get("class_names"),

@@ -14,7 +14,7 @@ namespace and device.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import backend as B
@@ -28,6 +28,9 @@ from .metrics import confusion_matrix, macro_f1, one_hot, per_class
 
 if TYPE_CHECKING:
     from .train import History
+
+# Constructor arguments stored in model files and configs besides layers/activations.
+ARCHITECTURE_KEYS = ("loss", "init", "dtype", "seed", "dropout", "leaky_relu_alpha")
 
 # Rows per forward pass in predict/evaluate: bounds memory on large inputs.
 CHUNK = 8192
@@ -334,23 +337,17 @@ class Network:
         """Build from a config dict or JSON file in gnet's (or the seeds') format."""
         from .config import load_config, resolve
 
-        cfg = resolve(load_config(config), None)
-        kwargs: dict[str, Any] = {
-            k: cfg[k]
-            for k in (
-                "layers",
-                "activations",
-                "loss",
-                "init",
-                "dtype",
-                "seed",
-                "dropout",
-                "leaky_relu_alpha",
-            )
-            if k in cfg
-        }
-        kwargs.update(overrides)
-        return cls(**kwargs)
+        return cls.from_architecture(resolve(load_config(config), None), **overrides)
+
+    @classmethod
+    def from_architecture(cls, architecture: Mapping[str, Any], **options: Any) -> Network:
+        """Build from a mapping with ``layers``, ``activations`` and any of the
+        other keys of :meth:`config` (a resolved run configuration will do);
+        ``options`` add or override constructor arguments (device, input
+        normalisation, class names)."""
+        kwargs = {k: architecture[k] for k in ARCHITECTURE_KEYS if k in architecture}
+        kwargs.update(options)
+        return cls(architecture["layers"], architecture["activations"], **kwargs)
 
 
 def _check_sizes(layers: Any) -> list[int]:

@@ -569,17 +569,9 @@ def _network_from_host(state: dict[str, Any]) -> Network:
             stacklevel=3,
         )
         backend = B.get_backend("cpu")
-    cfg = state["config"]
-    net = Network(
-        cfg["layers"],
-        cfg["activations"],
-        loss=cfg["loss"],
-        init=cfg["init"],
+    net = Network.from_architecture(
+        state["config"],
         device=backend,
-        dtype=cfg["dtype"],
-        seed=cfg["seed"],
-        dropout=cfg["dropout"],
-        leaky_relu_alpha=cfg["leaky_relu_alpha"],
         input_mean=state["input_mean"],
         input_std=state["input_std"],
         class_names=state["class_names"],
