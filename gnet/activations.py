@@ -41,7 +41,8 @@ def _relu(xp: Any, Z: Array) -> Array:
 
 
 def _relu_backward(xp: Any, Z: Array, A: Array, dA: Array) -> Array:
-    return xp.where(Z > 0, dA, 0.0)
+    # astype + multiply: NumPy's where() with a scalar is ~8x slower at these sizes.
+    return dA * xp.astype(Z > 0, dA.dtype)
 
 
 def leaky_relu(alpha: float = 0.01) -> Activation:
