@@ -226,7 +226,7 @@ def fit(
     if early_stopping is not None and best[2] is not None:
         net.set_parameters(best[2])
         history.best_epoch = best[1]
-    optimizer.learning_rate = base_lr if schedule is not None else optimizer.learning_rate
+    optimizer.learning_rate = base_lr  # a schedule changed it per epoch; give it back
     _call(callbacks, "on_train_end", history)
     return history
 
