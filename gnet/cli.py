@@ -51,6 +51,7 @@ CONFIG_FLAGS = (
     "init",
     "epochs",
     "batch_size",
+    "batch_schedule",
     "mode",
     "optimizer",
     "learning_rate",
@@ -226,7 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--lr-schedule",
         metavar="SPEC",
-        help="step:STEP_SIZE:GAMMA, exponential:GAMMA, cosine, cosine:MIN_LR or none",
+        help="step:STEP_SIZE:GAMMA, exponential:GAMMA, cosine[:MIN_LR], linear[:MIN_LR] or none",
+    )
+    train.add_argument(
+        "--batch-schedule",
+        metavar="SPEC",
+        help="linear:FINAL (batch size from --batch-size to FINAL over the epochs) or none",
     )
     train.add_argument("--validation-split", type=float, metavar="F")
     train.add_argument(
@@ -717,6 +723,8 @@ def _describe_run(
     batch = {"per-sample": "per-sample", "full-batch": "full-batch"}.get(
         config["mode"], f"mini-batch {config['batch_size']}"
     )
+    if config["batch_schedule"]:
+        batch += f" to {config['batch_schedule']['final']} ({config['batch_schedule']['type']})"
     opt = f"{config['optimizer']} lr {config['learning_rate']:g}"
     if config["optimizer"] == "sgd" and config["momentum"]:
         opt += f" momentum {config['momentum']:g}" + (" nesterov" if config["nesterov"] else "")
@@ -849,6 +857,7 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
             batch_size=config["batch_size"],
             optimizer=optimizer,
             lr_schedule=config["lr_schedule"],
+            batch_schedule=config["batch_schedule"],
             validation_data=validation,
             callbacks=callbacks,
             early_stopping=config["early_stopping"],

@@ -51,7 +51,7 @@ MODE_ALIASES = {"per_sample": "per-sample", "mini_batch": "mini-batch", "full_ba
 DTYPES = ("float32", "float64")
 DATASETS = ("mnist", "fashion-mnist")
 DATASET_ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist"}
-LR_SCHEDULES = ("step", "exponential", "cosine")
+LR_SCHEDULES = ("step", "exponential", "cosine", "linear")
 REGULARIZATIONS = ("l1", "l2", "none")
 MAX_AUGMENT = 4  # largest random shift, in pixels
 
@@ -74,6 +74,7 @@ DEFAULTS: dict[str, Any] = {
     "dtype": "float32",
     "mode": "mini-batch",
     "batch_size": 128,
+    "batch_schedule": None,
     "epochs": 20,
     "dataset": "mnist",
     "normalize": True,
@@ -102,11 +103,18 @@ _NAMED = {  # key -> (canonical names, aliases)
     "dtype": (DTYPES, {}),
     "dataset": (DATASETS, DATASET_ALIASES),
 }
-_SCHEDULE_KEYS = {"step": ("step_size", "gamma"), "exponential": ("gamma",), "cosine": ("min_lr",)}
+_SCHEDULE_KEYS = {
+    "step": ("step_size", "gamma"),
+    "exponential": ("gamma",),
+    "cosine": ("min_lr",),
+    "linear": ("min_lr",),
+}
 _SCHEDULE_FORMS = (
-    'null, "step:STEP_SIZE:GAMMA", "exponential:GAMMA", "cosine", "cosine:MIN_LR" '
-    'or an object {"type": "step", "step_size": N, "gamma": G}'
+    'null, "step:STEP_SIZE:GAMMA", "exponential:GAMMA", "cosine", "cosine:MIN_LR", '
+    '"linear", "linear:MIN_LR" or an object {"type": "step", "step_size": N, "gamma": G}'
 )
+_BATCH_SCHEDULE_FORMS = 'null, "linear:FINAL" or {"type": "linear", "final": FINAL}'
+
 _MISSING = object()
 
 
@@ -250,6 +258,8 @@ def _normalise(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             config[key] = _canonical_name(config[key], names, aliases)
     if "lr_schedule" in config:
         config["lr_schedule"] = _parse_schedule(config["lr_schedule"])[0]
+    if "batch_schedule" in config:
+        config["batch_schedule"] = _parse_batch_schedule(config["batch_schedule"])
     return config, problems
 
 
@@ -352,7 +362,7 @@ def _parse_schedule(value: Any) -> tuple[Any, str | None]:
         kind = spec.get("type")
         if isinstance(kind, str):
             spec["type"] = kind.strip().lower()
-        if spec.get("type") == "cosine":
+        if spec.get("type") in ("cosine", "linear"):
             spec.setdefault("min_lr", 0.0)
         return spec, None
     if not isinstance(value, str):
@@ -366,11 +376,26 @@ def _parse_schedule(value: Any) -> tuple[Any, str | None]:
             return {"type": "step", "step_size": int(args[0]), "gamma": float(args[1])}, None
         if kind == "exponential" and len(args) == 1:
             return {"type": "exponential", "gamma": float(args[0])}, None
-        if kind == "cosine" and len(args) <= 1:
-            return {"type": "cosine", "min_lr": float(args[0]) if args else 0.0}, None
+        if kind in ("cosine", "linear") and len(args) <= 1:
+            return {"type": kind, "min_lr": float(args[0]) if args else 0.0}, None
     except ValueError:
         pass
     return value, f"expected {_SCHEDULE_FORMS}, got {_show(value)}"
+
+
+def _parse_batch_schedule(value: Any) -> Any:
+    """``"linear:8"`` -> ``{"type": "linear", "final": 8}``; anything else as given."""
+    if isinstance(value, dict):
+        return {(k.strip().lower() if isinstance(k, str) else k): v for k, v in value.items()}
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower()
+    if text in ("", "none", "null"):
+        return None
+    kind, _, arg = (part.strip() for part in text.partition(":"))
+    if kind == "linear" and arg.isdigit():
+        return {"type": "linear", "final": int(arg)}
+    return value
 
 
 def _resolve_mode(
@@ -480,6 +505,7 @@ def _check(config: dict[str, Any]) -> list[str]:
         elif aug == 0:
             config["augment"] = False
     problems += _check_batch(config)
+    problems += _check_batch_schedule(config)
     problems += _check_schedule(config)
     if config.get("nesterov") is True:
         if config.get("optimizer") in OPTIMIZERS and config["optimizer"] != "sgd":
@@ -519,6 +545,27 @@ def _check_batch(config: dict[str, Any]) -> list[str]:
             return [f'batch_size: must be 1 for mode "per-sample", got {_show(size)}']
     elif not _is_int(size, 1):
         return [f"batch_size: expected an integer >= 1, got {_show(size)}"]
+    return []
+
+
+def _check_batch_schedule(config: dict[str, Any]) -> list[str]:
+    spec = config.get("batch_schedule")
+    if spec is None:
+        return []
+    if not (
+        isinstance(spec, dict)
+        and spec.get("type") == "linear"
+        and set(spec) == {"type", "final"}
+        and _is_int(spec["final"], 1)
+    ):
+        return [
+            f"batch_schedule: expected {_BATCH_SCHEDULE_FORMS} (FINAL an integer >= 1), "
+            f"got {_show(spec)}"
+        ]
+    if config.get("mode") in MODES and config["mode"] != "mini-batch":
+        return [
+            f'batch_schedule: applies to mode "mini-batch" only, got mode {_show(config["mode"])}'
+        ]
     return []
 
 

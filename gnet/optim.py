@@ -270,11 +270,26 @@ class CosineDecay:
         return self.min_lr + (base_lr - self.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+@dataclass(frozen=True)
+class LinearDecay:
+    """From lr down to min_lr in a straight line; the last epoch trains at min_lr.
+
+    The same as PyTorch's ``LinearLR(start_factor=1, end_factor=min_lr / lr,
+    total_iters=epochs - 1)``.
+    """
+
+    min_lr: float = 0.0
+
+    def __call__(self, epoch: int, base_lr: float, epochs: int) -> float:
+        progress = min(epoch / max(epochs - 1, 1), 1.0)
+        return base_lr + (self.min_lr - base_lr) * progress
+
+
 def make_schedule(spec: Schedule | str | dict[str, Any] | None) -> Schedule | None:
     """A schedule from ``None``, a schedule object, a string ``step:10:0.5``,
-    ``exponential:0.95``, ``cosine[:min_lr]``, or a dict ``{"type": "step",
-    "step_size": 10, "gamma": 0.5}`` / ``{"type": "exponential", "gamma": g}`` /
-    ``{"type": "cosine", "min_lr": m}``.
+    ``exponential:0.95``, ``cosine[:min_lr]``, ``linear[:min_lr]``, or a dict
+    ``{"type": "step", "step_size": 10, "gamma": 0.5}`` / ``{"type":
+    "exponential", "gamma": g}`` / ``{"type": "cosine" or "linear", "min_lr": m}``.
 
     A schedule maps (0-based epoch, base lr, total epochs) to that epoch's lr.
     """
@@ -282,9 +297,14 @@ def make_schedule(spec: Schedule | str | dict[str, Any] | None) -> Schedule | No
         return spec
     error = ConfigError(
         f"lr_schedule {spec!r}: expected step:STEP_SIZE:GAMMA, exponential:GAMMA, "
-        "cosine or cosine:MIN_LR (STEP_SIZE an integer >= 1, 0 < GAMMA, MIN_LR >= 0)"
+        "cosine[:MIN_LR] or linear[:MIN_LR] (STEP_SIZE an integer >= 1, 0 < GAMMA, MIN_LR >= 0)"
     )
-    keys = {"step": ("step_size", "gamma"), "exponential": ("gamma",), "cosine": ("min_lr",)}
+    keys = {
+        "step": ("step_size", "gamma"),
+        "exponential": ("gamma",),
+        "cosine": ("min_lr",),
+        "linear": ("min_lr",),
+    }
     if isinstance(spec, str):
         kind, *args = spec.strip().lower().split(":")
         if kind not in keys or len(args) > len(keys[kind]):
@@ -300,7 +320,7 @@ def make_schedule(spec: Schedule | str | dict[str, Any] | None) -> Schedule | No
         params = {k: v for k, v in spec.items() if k != "type"}
     else:
         raise error
-    if kind == "cosine":
+    if kind in ("cosine", "linear"):
         params.setdefault("min_lr", 0.0)
     values = list(params.values())
     if set(params) != set(keys[kind]) or not all(
@@ -319,4 +339,6 @@ def make_schedule(spec: Schedule | str | dict[str, Any] | None) -> Schedule | No
         return ExponentialDecay(float(params["gamma"]))
     if params["min_lr"] < 0:
         raise error
+    if kind == "linear":
+        return LinearDecay(float(params["min_lr"]))
     return CosineDecay(float(params["min_lr"]))

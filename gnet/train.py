@@ -4,7 +4,8 @@ One code path serves the three modes; only the batch size differs:
 
 * ``per-sample``: batches of one, an update after every sample;
 * ``mini-batch``: ``batch_size`` rows from a fresh permutation each epoch
-  (the last short batch is kept);
+  (the last short batch is kept); a ``batch_schedule`` may change the size
+  from one epoch to the next;
 * ``full-batch``: the whole training set is one batch, one update per epoch.
 
 Speed rules kept here: the namespace is resolved once per call; the loss
@@ -42,8 +43,8 @@ _PERMUTE_ONCE_BELOW = 16
 
 @dataclass
 class History:
-    """Per-epoch records: epoch, seconds, loss, accuracy, learning_rate and,
-    with validation data, val_loss and val_accuracy."""
+    """Per-epoch records: epoch, seconds, loss, accuracy, learning_rate,
+    batch_size, samples and, with validation data, val_loss and val_accuracy."""
 
     epochs: list[dict[str, Any]] = field(default_factory=list)
     batch_losses: list[list[float]] = field(default_factory=list)
@@ -106,6 +107,45 @@ def batch_size_for(mode: str, batch_size: int | None, n: int) -> int:
     return min(batch_size, n)
 
 
+@dataclass(frozen=True)
+class LinearBatchSize:
+    """Batch size from ``batch_size`` to ``final`` in a straight line over the
+    run's epochs, rounded; the last epoch uses ``final``.
+
+    Shrinking the batch as training goes on is the seeds' way of annealing:
+    large batches average the gradient noise away early, small ones take
+    more (noisier) steps per epoch near the end.
+    """
+
+    final: int
+
+    def __call__(self, epoch: int, base: int, epochs: int) -> int:
+        progress = min(epoch / max(epochs - 1, 1), 1.0)
+        return max(1, round(base + (self.final - base) * progress))
+
+
+def make_batch_schedule(spec: Any) -> Any:
+    """A batch-size schedule from ``None``, a callable ``(0-based epoch, base
+    size, total epochs) -> size``, ``"linear:FINAL"`` or ``{"type": "linear",
+    "final": FINAL}``."""
+    if spec is None or callable(spec):
+        return spec
+    error = ConfigError(
+        f"batch_schedule {spec!r}: expected linear:FINAL or "
+        '{"type": "linear", "final": FINAL} with FINAL an integer >= 1'
+    )
+    final: Any = None
+    if isinstance(spec, str):
+        kind, _, arg = spec.strip().lower().partition(":")
+        if kind == "linear" and arg.strip().isdigit():
+            final = int(arg)
+    elif isinstance(spec, dict) and spec.get("type") == "linear" and set(spec) == {"type", "final"}:
+        final = spec["final"]
+    if isinstance(final, bool) or not isinstance(final, int) or final < 1:
+        raise error
+    return LinearBatchSize(final)
+
+
 def fit(
     net: Network,
     X: Any,
@@ -116,6 +156,7 @@ def fit(
     batch_size: int | None = 128,
     optimizer: Optimizer | None = None,
     lr_schedule: Any = None,
+    batch_schedule: Any = None,
     validation_data: tuple[Any, Any] | None = None,
     callbacks: Sequence[Any] = (),
     early_stopping: int | None = None,
@@ -132,6 +173,8 @@ def fit(
     batch_size : rows per batch in mini-batch mode
     optimizer : an optimiser from :mod:`gnet.optim` (default SGD lr 0.01)
     lr_schedule : a schedule or spec (``"step:10:0.5"``, ``"cosine"``, ...)
+    batch_schedule : mini-batch mode only: the batch size per epoch, as
+        ``"linear:FINAL"`` or a callable ``(epoch0, batch_size, epochs) -> size``
     validation_data : (X_val, y_val), evaluated after each epoch
     callbacks : objects with any of the :class:`Callback` hooks
     early_stopping : patience in epochs on validation loss (training loss
@@ -152,6 +195,9 @@ def fit(
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer: expected a gnet.optim optimiser, got {optimizer!r}")
     schedule = make_schedule(lr_schedule)
+    sizes = make_batch_schedule(batch_schedule)
+    if sizes is not None and mode != "mini-batch":
+        raise ConfigError(f"batch_schedule: only for mode mini-batch, not {mode!r}")
     xp, backend = net.xp, net.backend
     X = net.as_input(X)
     n = X.shape[0]
@@ -179,6 +225,9 @@ def fit(
         epoch = net.epochs_trained + 1  # 1-based, counting earlier fits and resumes
         if schedule is not None:
             optimizer.learning_rate = schedule(epoch - 1, base_lr, total_epochs)
+        if sizes is not None:
+            size = batch_size_for(mode, sizes(epoch - 1, batch_size, total_epochs), n)
+            info.update(batch_size=size, batches=-(-n // size))
         _call(callbacks, "on_epoch_begin", epoch, info)
         snapshot = net.copy_parameters()
         start = time.perf_counter()
@@ -193,6 +242,7 @@ def fit(
             "loss": loss,
             "accuracy": float(correct) / n,
             "learning_rate": optimizer.learning_rate,
+            "batch_size": size,
             "samples": n,
         }
         if not (math.isfinite(loss) and _all_finite(xp, net.parameters())):

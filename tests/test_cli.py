@@ -616,7 +616,8 @@ def test_unknown_flag_values_are_usage_errors(capsys, argv, fragment):
     [
         (["--activations", "relu,bogus"], ('activations[1]: unknown "bogus"',)),
         (["--layers", "784,abc,10"], ("layers: expected a list", '"784,abc,10"')),
-        (["--lr-schedule", "linear"], ("lr_schedule", '"linear"')),
+        (["--lr-schedule", "warmup"], ("lr_schedule", '"warmup"')),
+        (["--batch-schedule", "shrink"], ("batch_schedule", '"shrink"')),
         (["--momentum", "1.5"], ("momentum: must be in [0, 1), got 1.5",)),
         (["--device", "tpu"], ("--device tpu", "expected one of")),
     ],

@@ -525,6 +525,8 @@ def test_numbers_become_floats_and_augment_zero_is_false():
         ("exponential:0.95", {"type": "exponential", "gamma": 0.95}),
         ("cosine", {"type": "cosine", "min_lr": 0.0}),
         ("cosine:0.001", {"type": "cosine", "min_lr": 0.001}),
+        ("linear", {"type": "linear", "min_lr": 0.0}),
+        ("linear:0.001", {"type": "linear", "min_lr": 0.001}),
         (
             {"type": "step", "step_size": 10, "gamma": 0.5},
             {"type": "step", "step_size": 10, "gamma": 0.5},
@@ -550,7 +552,9 @@ def test_lr_schedule_string_normalised_at_load():
     [
         ("step:10", 'lr_schedule: expected null, "step:STEP_SIZE:GAMMA"'),
         ("step:0.5:10", 'got "step:0.5:10"'),
-        ("linear:0.1", 'got "linear:0.1"'),
+        ("linear:a", 'got "linear:a"'),
+        ("warmup:0.1", 'got "warmup:0.1"'),
+        ("linear:0.5", "lr_schedule: min_lr 0.5 is above learning_rate 0.1"),
         ("cosine:a", 'got "cosine:a"'),
         (5, "got 5"),
         ("step:10:2", "lr_schedule: gamma must be in (0, 1], got 2.0"),
@@ -560,7 +564,8 @@ def test_lr_schedule_string_normalised_at_load():
         ("cosine:-1", "lr_schedule: min_lr must be >= 0, got -1.0"),
         (
             {"type": "warmup"},
-            'lr_schedule type: unknown "warmup" (expected one of step, exponential, cosine)',
+            'lr_schedule type: unknown "warmup" (expected one of step, exponential, cosine, '
+            "linear)",
         ),
         ({"gamma": 0.5}, "lr_schedule type: expected a name"),
         ({"type": "step", "gamma": 0.5}, 'lr_schedule: type "step" needs "step_size"'),
@@ -572,6 +577,53 @@ def test_lr_schedule_string_normalised_at_load():
 )
 def test_bad_lr_schedule(given, fragment):
     assert fragment in error_of(resolve, {"lr_schedule": given}, None)
+
+
+# ----------------------------------------------------------- batch schedules
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("linear:8", {"type": "linear", "final": 8}),
+        (" Linear:16 ", {"type": "linear", "final": 16}),
+        ({"type": "linear", "final": 8}, {"type": "linear", "final": 8}),
+        ({"Type": "linear", "final": 2}, {"type": "linear", "final": 2}),
+        ("none", None),
+        (None, None),
+    ],
+)
+def test_batch_schedule_forms(given, expected):
+    config = resolve({"batch_size": 128, "batch_schedule": given}, None)
+    assert config["batch_schedule"] == expected
+    assert config["mode"] == "mini-batch"
+    if given is not None:
+        assert resolve(None, {"batch_schedule": given})["batch_schedule"] == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "fragment"),
+    [
+        ("linear", 'batch_schedule: expected null, "linear:FINAL"'),
+        ("linear:0", 'got {"type": "linear", "final": 0}'),
+        ("linear:2.5", 'got "linear:2.5"'),
+        ("cosine:8", 'got "cosine:8"'),
+        ({"type": "linear"}, "batch_schedule: expected"),
+        ({"type": "linear", "final": 8, "every": 2}, "batch_schedule: expected"),
+        (8, "got 8"),
+    ],
+)
+def test_bad_batch_schedule(given, fragment):
+    assert fragment in error_of(resolve, {"batch_size": 64, "batch_schedule": given}, None)
+
+
+def test_batch_schedule_needs_mini_batch_mode():
+    message = error_of(resolve, {"mode": "per-sample", "batch_schedule": "linear:8"}, None)
+    assert 'batch_schedule: applies to mode "mini-batch" only, got mode "per-sample"' in message
+    message = error_of(
+        resolve, {"batch_size": 64, "batch_schedule": "linear:8"}, {"mode": "full-batch"}
+    )
+    assert 'got mode "full-batch"' in message
 
 
 # ------------------------------------------------------------ validate, to_json
@@ -622,7 +674,7 @@ def test_canonical_name_lists():
     assert cfg.MODES == ("per-sample", "mini-batch", "full-batch")
     assert cfg.DTYPES == ("float32", "float64")
     assert cfg.DATASETS == ("mnist", "fashion-mnist")
-    assert cfg.LR_SCHEDULES == ("step", "exponential", "cosine")
+    assert cfg.LR_SCHEDULES == ("step", "exponential", "cosine", "linear")
     aliases = [cfg.ACTIVATION_ALIASES, cfg.LOSS_ALIASES, cfg.INIT_ALIASES, cfg.MODE_ALIASES]
     for alias, names in zip(
         aliases, [cfg.ACTIVATIONS, cfg.LOSSES, cfg.INITS, cfg.MODES], strict=True
@@ -650,6 +702,7 @@ def test_defaults():
         "dtype": "float32",
         "mode": "mini-batch",
         "batch_size": 128,
+        "batch_schedule": None,
         "epochs": 20,
         "dataset": "mnist",
         "normalize": True,

@@ -102,7 +102,10 @@ def test_ml_rust():
     assert config["layers"] == [784, 30, 10]
     assert config["activations"] == ["relu", "softmax"]
     assert config["dropout"] == 0.5
-    assert config["lr_schedule"] is not None  # a decaying learning rate
+    # the seed's annealing: learning rate and batch size both shrink as training goes on
+    assert config["lr_schedule"] == {"type": "linear", "min_lr": 0.0001}
+    assert (config["mode"], config["batch_size"]) == ("mini-batch", 128)
+    assert config["batch_schedule"] == {"type": "linear", "final": 8}
 
 
 def test_fashion():

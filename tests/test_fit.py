@@ -404,3 +404,84 @@ def test_fit_twice_continues(device):
     np.testing.assert_allclose(first.loss + second.loss, history.loss, rtol=1e-12)
     for a, b in zip(host(net.parameters()), host(whole.parameters()), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+# ---------------------------------------------------------------- batch-size schedule
+
+
+def test_linear_batch_schedule_sets_each_epochs_batch_size(device):
+    """linear:1 from batch 9 over 5 epochs: 9, 7, 5, 3, 1 rows per batch, and
+    each epoch takes ceil(n / size) steps."""
+    X, y = blobs(n=10)
+    net = small_net(device)
+    opt = optim.SGD(0.05)
+    rec = Recorder()
+    history = net.fit(
+        X, y, epochs=5, batch_size=9, batch_schedule="linear:1", optimizer=opt, callbacks=[rec]
+    )
+    assert history["batch_size"] == [9, 7, 5, 3, 1]
+    assert [len(rec.batches[e]) for e in range(1, 6)] == [2, 2, 2, 4, 10]
+    assert rec.batches[4] == [3, 6, 9, 10]
+    assert opt.steps == 20
+
+
+def test_batch_schedule_forms_and_callables():
+    from gnet.train import LinearBatchSize, make_batch_schedule
+
+    assert make_batch_schedule(None) is None
+    assert make_batch_schedule("linear:8") == LinearBatchSize(8)
+    assert make_batch_schedule(" Linear:8 ") == LinearBatchSize(8)
+    assert make_batch_schedule({"type": "linear", "final": 8}) == LinearBatchSize(8)
+    assert [LinearBatchSize(8)(e, 128, 5) for e in range(5)] == [128, 98, 68, 38, 8]
+    assert LinearBatchSize(4)(0, 4, 1) == 4  # one epoch: the starting size
+
+    def halve(epoch, base, epochs):
+        return max(1, base >> epoch)
+
+    assert make_batch_schedule(halve) is halve
+    X, y = blobs(n=16)
+    history = small_net("cpu").fit(X, y, epochs=3, batch_size=8, batch_schedule=halve)
+    assert history["batch_size"] == [8, 4, 2]
+
+
+@pytest.mark.parametrize("spec", ["linear", "linear:0", "linear:x", "step:2", 8, {"final": 8}])
+def test_bad_batch_schedule(spec):
+    from gnet.errors import ConfigError
+
+    X, y = blobs(n=10)
+    with pytest.raises(ConfigError, match="batch_schedule"):
+        small_net("cpu").fit(X, y, epochs=1, batch_size=4, batch_schedule=spec)
+
+
+@pytest.mark.parametrize("mode", ["per-sample", "full-batch"])
+def test_batch_schedule_needs_mini_batch(mode):
+    from gnet.errors import ConfigError
+
+    X, y = blobs(n=10)
+    with pytest.raises(ConfigError, match="batch_schedule: only for mode mini-batch"):
+        small_net("cpu").fit(X, y, epochs=1, mode=mode, batch_schedule="linear:2")
+
+
+def test_batch_and_lr_schedules_resume_bit_identically(device):
+    """Stopped after 3 of 5 epochs and continued (what --resume does), a run
+    with both schedules ends with the weights of an uninterrupted one."""
+    X, y = blobs(n=21)
+    kwargs = dict(batch_size=8, batch_schedule="linear:2", lr_schedule="linear:0.01")
+
+    class StopAfter(Callback):
+        def __init__(self, net, epoch):
+            self.net, self.epoch = net, epoch
+
+        def on_epoch_end(self, epoch, logs):
+            self.net.stop_training = epoch == self.epoch
+
+    whole = small_net(device, seed=3)
+    full = whole.fit(X, y, epochs=5, optimizer=optim.SGD(0.2, momentum=0.9), **kwargs)
+    net, opt = small_net(device, seed=3), optim.SGD(0.2, momentum=0.9)
+    first = net.fit(X, y, epochs=5, optimizer=opt, callbacks=[StopAfter(net, 3)], **kwargs)
+    second = net.fit(X, y, epochs=2, optimizer=opt, **kwargs)
+    assert first["batch_size"] + second["batch_size"] == full["batch_size"] == [8, 6, 5, 4, 2]
+    lrs = first["learning_rate"] + second["learning_rate"]
+    np.testing.assert_allclose(lrs, full["learning_rate"], rtol=1e-15)
+    for a, b in zip(host(net.parameters()), host(whole.parameters()), strict=True):
+        np.testing.assert_array_equal(a, b)

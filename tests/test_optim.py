@@ -260,6 +260,18 @@ SCHEDULES = [
         lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=EPOCHS, eta_min=0.01),
     ),
     ("  Step:2:0.5 ", lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5)),
+    (
+        "linear:0.01",
+        lambda o: torch.optim.lr_scheduler.LinearLR(
+            o, start_factor=1.0, end_factor=0.01 / BASE_LR, total_iters=EPOCHS - 1
+        ),
+    ),
+    (
+        {"type": "linear"},
+        lambda o: torch.optim.lr_scheduler.LinearLR(
+            o, start_factor=1.0, end_factor=0.0, total_iters=EPOCHS - 1
+        ),
+    ),
 ]
 
 
@@ -369,8 +381,8 @@ BAD_SCHEDULES = [
     "exponential:x",
     "cosine:0.1:2",
     "cosine:abc",
-    "linear",
-    "linear:0.5",
+    "linear:0.1:2",
+    "linear:-1",
     3,
     0.5,
     ["step", 2, 0.5],
