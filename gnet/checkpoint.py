@@ -153,7 +153,8 @@ def load_checkpoint(path: str | os.PathLike, device: Any = None) -> Checkpoint:
             f"(up to {CHECKPOINT_VERSION})"
         )
     try:
-        config = validate(state["train_config"])
+        # batch_schedule came after the first checkpoints: absent means none
+        config = validate({"batch_schedule": None, **state["train_config"]})
         opt = state["optimizer"]
         optimizer = build_optimizer(config)
         optimizer.steps = int(opt["steps"])

@@ -153,6 +153,22 @@ def test_checkpoint_of_a_newer_version_is_refused(tmp_path):
         load_checkpoint(path)
 
 
+def test_checkpoint_from_before_batch_schedules_loads(tmp_path):
+    """A checkpoint written before the batch_schedule key existed resumes as
+    a run without one."""
+    from safetensors.numpy import load_file, save_file
+
+    from gnet.io import read_model_file
+
+    config = resolve(None, {"layers": [20, 10], "activations": ["softmax"]})
+    net = gnet.Network([20, 10], ["softmax"])
+    path = save_checkpoint(tmp_path / "c.safetensors", net, build_optimizer(config), config)
+    _, meta = read_model_file(path)
+    del meta["checkpoint"]["train_config"]["batch_schedule"]
+    save_file(load_file(str(path)), str(path), metadata={"gnet": json.dumps(meta)})
+    assert load_checkpoint(path).config == config
+
+
 # ------------------------------------------------------------- command line
 
 
@@ -172,6 +188,8 @@ def _train(data_root, *more):
         "0.1",
         "--lr-schedule",
         "cosine",
+        "--batch-schedule",
+        "linear:8",
         "--learning-rate",
         "0.05",
         "--seed",
