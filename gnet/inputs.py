@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import array_api_compat
+
 from . import backend as B
 
 
@@ -32,11 +34,19 @@ def on_device(a: Any, backend: B.Backend, name: str) -> Any:
         raise TypeError(f"{name}: cannot be read as a numeric array ({exc})") from exc
 
 
-def features(X: Any, backend: B.Backend, n_inputs: int, dtype: Any, name: str = "X") -> Any:
+def features(
+    X: Any,
+    backend: B.Backend,
+    n_inputs: int,
+    dtype: Any,
+    name: str = "X",
+    check_finite: bool = True,
+) -> Any:
     """X as finite (N, n_inputs) rows of ``dtype`` on the device.
 
     Images of shape (N, 28, 28) are flattened and a single row (n_inputs,)
-    becomes (1, n_inputs). One host read checks for NaN and infinities.
+    becomes (1, n_inputs). One host read checks for NaN and infinities
+    (skipped with ``check_finite=False``, for an array already checked).
     """
     X = on_device(X, backend, name)
     xp = backend.xp
@@ -51,12 +61,21 @@ def features(X: Any, backend: B.Backend, n_inputs: int, dtype: Any, name: str = 
     if not xp.isdtype(X.dtype, ("real floating", "integral", "bool")):
         raise TypeError(f"{name}: expected real numbers, got dtype {X.dtype}")
     X = xp.astype(X, dtype, copy=False)  # no copy of data already in the dtype
-    # A sum is NaN or inf when any value is, and costs a third of isfinite over
-    # the whole set; only when it is not finite (NaN, inf, or an overflow of huge
-    # but finite values) does the exact test decide.
+    if check_finite:
+        require_finite(X, name)
+    return X
+
+
+def require_finite(X: Any, name: str = "X") -> None:
+    """Raise ValueError naming ``name`` when X holds NaN or an infinity.
+
+    A sum is NaN or inf when any value is, and costs a third of isfinite over
+    the whole set; only when it is not finite (NaN, inf, or an overflow of huge
+    but finite values) does the exact test decide.
+    """
+    xp = array_api_compat.array_namespace(X)
     if not math.isfinite(float(xp.sum(X))) and not bool(xp.all(xp.isfinite(X))):
         raise ValueError(f"{name}: contains NaN or infinite values")
-    return X
 
 
 def labels(y: Any, backend: B.Backend, n_samples: int, n_classes: int, name: str = "y") -> Any:

@@ -98,6 +98,8 @@ class Network:
         self.stop_training = False
         # What a model file said about this network (dataset, test report, ...).
         self.metadata: dict[str, Any] = {}
+        # A weak reference to the training array the last fit checked (see train.fit).
+        self._checked_input: Any = None
         initializer = get_initializer(init)
         rng = B.host_rng(seed)
         self.layers = []
@@ -147,10 +149,10 @@ class Network:
 
     # ------------------------------------------------------------ inputs
 
-    def as_input(self, X: Any, name: str = "X") -> Any:
+    def as_input(self, X: Any, name: str = "X", check_finite: bool = True) -> Any:
         """X checked and moved to the device as standardised (N, inputs) rows
         of the network's dtype (see :func:`gnet.inputs.features`)."""
-        X = features(X, self.backend, self.n_inputs, self.dtype, name)
+        X = features(X, self.backend, self.n_inputs, self.dtype, name, check_finite)
         if self.input_mean != 0.0 or self.input_std != 1.0:
             X = (X - self.input_mean) / self.input_std
         return X

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from array_api_compat import device as device_of
 from . import backend as B
 from .backend import Array
 from .errors import ConfigError, TrainingDiverged
+from .inputs import require_finite
 from .optim import SGD, Optimizer, make_schedule
 
 if TYPE_CHECKING:
@@ -199,7 +201,13 @@ def fit(
     if sizes is not None and mode != "mini-batch":
         raise ConfigError(f"batch_schedule: only for mode mini-batch, not {mode!r}")
     xp, backend = net.xp, net.backend
-    X = net.as_input(X)
+    # The same array again (the next fit of a loop of short fits, partial_fit)
+    # is not scanned again: a full pass over the data per fit. Should its values
+    # have turned non-finite since, the epoch's loss does too, and the check
+    # below runs then.
+    checked = _checked_before(net, X)
+    X_given, X = X, net.as_input(X, check_finite=not checked)
+    _remember_checked(net, X_given)
     n = X.shape[0]
     y, Y = net.as_labels(y, n)
     size = batch_size_for(mode, batch_size, n)
@@ -247,6 +255,9 @@ def fit(
         }
         if not (math.isfinite(loss) and _all_finite(xp, net.parameters())):
             net.set_parameters(snapshot)
+            if checked:
+                net._checked_input = None
+                require_finite(X)
             what = f"loss is {loss}" if not math.isfinite(loss) else "weights are not finite"
             raise TrainingDiverged(
                 f"training diverged in epoch {epoch}: {what} with learning rate "
@@ -345,6 +356,19 @@ def batch_means(xp: Any, losses: Any, size: int) -> Any:
     counts = [size] * (batches - 1) + [n - (batches - 1) * size]
     sums = xp.sum(xp.reshape(padded, (batches, size)), axis=1)
     return sums / xp.asarray(counts, dtype=losses.dtype, device=device_of(losses))
+
+
+def _checked_before(net: Network, X: Any) -> bool:
+    """True when X is the very array the last fit checked."""
+    ref = getattr(net, "_checked_input", None)
+    return ref is not None and ref() is X
+
+
+def _remember_checked(net: Network, X: Any) -> None:
+    try:
+        net._checked_input = weakref.ref(X)
+    except TypeError:  # lists and other objects without weak references
+        net._checked_input = None
 
 
 def _all_finite(xp: Any, arrays: list[Array]) -> bool:

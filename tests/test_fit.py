@@ -485,3 +485,26 @@ def test_batch_and_lr_schedules_resume_bit_identically(device):
     np.testing.assert_allclose(lrs, full["learning_rate"], rtol=1e-15)
     for a, b in zip(host(net.parameters()), host(whole.parameters()), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------- input checks
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's matmul meeting the inf
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_an_array_spoiled_between_fits_is_still_caught(device, bad):
+    """A second fit on the same array skips the full scan for NaN/inf (it was
+    checked by the first); if the values went bad in place since, the epoch's
+    loss does too, and fit then names X and keeps the earlier weights."""
+    X, y = blobs(n=12)
+    net = small_net(device)
+    Xd = net.backend.asarray(X)  # one device array, passed to both fits
+    net.fit(Xd, y, epochs=1, batch_size=4)
+    before = host(net.parameters())
+    Xd[5, 1] = bad  # in place: the same object
+    with pytest.raises(ValueError, match="X: contains NaN or infinite values"):
+        net.fit(Xd, y, epochs=1, batch_size=4)
+    for a, b in zip(before, host(net.parameters()), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="X: contains NaN"):  # and checked again next time
+        net.fit(Xd, y, epochs=1, batch_size=4)
