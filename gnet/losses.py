@@ -30,7 +30,7 @@ class Loss:
     # the last layer is ``gradient`` directly (e.g. softmax + cross-entropy:
     # dZ = (P - Y) / B).
     fused_with: str | None = None
-    fused_gradient: Callable[[Any, Any, Any], Any] | None = None
+    fused_gradient: Callable[..., Any] | None = None  # (xp, A, Y, scale=1.0) -> dZ
 
     def total(self, xp: Any, A: Any, Y: Any) -> Any:
         """The summed loss of the batch, a 0-d array."""
@@ -51,8 +51,11 @@ def _cross_entropy_gradient(xp: Any, P: Array, Y: Array) -> Array:
     return -(Y / xp.maximum(P, _EPS)) / P.shape[0]
 
 
-def _softmax_cross_entropy_gradient(xp: Any, P: Array, Y: Array) -> Array:
-    return (P - Y) / P.shape[0]
+def _softmax_cross_entropy_gradient(xp: Any, P: Array, Y: Array, scale: float = 1.0) -> Array:
+    # dZ of the mean loss, times ``scale`` (an optimiser's learning rate, folded
+    # in here at no cost: see Optimizer.gradient_scale).
+    D = P - Y
+    return D / P.shape[0] if scale == 1.0 else D * (scale / P.shape[0])
 
 
 def _mse(xp: Any, A: Array, Y: Array) -> Array:

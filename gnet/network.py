@@ -182,14 +182,17 @@ class Network:
                     A = self.dropouts[i].forward(A, self.xp, uniform=U)
         return A
 
-    def backward(self, A: Any, Y: Any) -> None:
+    def backward(self, A: Any, Y: Any, scale: float = 1.0) -> None:
         """Backpropagate the batch-mean loss of output A against one-hot Y;
-        fills each layer's dW and db."""
+        fills each layer's dW and db, multiplied by ``scale`` (applied once,
+        to the output gradient: see ``Optimizer.gradient_scale``)."""
         xp = self.xp
         if self._fused_gradient is not None:
-            dZ, dA = self._fused_gradient(xp, A, Y), None
+            dZ, dA = self._fused_gradient(xp, A, Y, scale), None
         else:
             dZ, dA = None, self.loss.gradient(xp, A, Y)
+            if scale != 1.0:
+                dA = dA * scale
         for i in range(len(self.layers) - 1, -1, -1):
             dA = self.layers[i].backward(dA=dA, dZ=dZ, need_dX=i > 0)
             dZ = None

@@ -60,20 +60,31 @@ class Optimizer:
         self.l2 = float(l2)
         self.state: dict[tuple[int, int], Any] = {}
         self.steps = 0
+        self._scale = 1.0  # the factor the gradients of the current step carry
 
-    def step(self, layers: Sequence[Dense]) -> None:
-        """Apply one update to every Dense layer from its stored gradients.
+    @property
+    def gradient_scale(self) -> float:
+        """A factor the backward pass may fold into the output gradient, a
+        small (batch, classes) array, so that every gradient arrives already
+        multiplied by it; ``step(layers, scale)`` is then told so. For SGD it
+        is the learning rate, which saves a pass over every parameter per step."""
+        return 1.0
+
+    def step(self, layers: Sequence[Dense], scale: float = 1.0) -> None:
+        """Apply one update to every Dense layer from its stored gradients,
+        which carry the factor ``scale`` (see :attr:`gradient_scale`).
 
         The step consumes the gradients: ``dW`` and ``db`` may be scaled in
         place (read gradients through ``Network.gradients``, which does not step).
         """
         self.steps += 1
+        self._scale = scale
         for i, layer in enumerate(layers):
             dW = layer.dW
             if self.l2:
-                dW = dW + self.l2 * layer.weight
+                dW = dW + (self.l2 * scale) * layer.weight
             if self.l1:
-                dW = dW + self.l1 * layer.xp.sign(layer.weight)
+                dW = dW + (self.l1 * scale) * layer.xp.sign(layer.weight)
             layer.weight = self.update((i, 0), layer.weight, dW)
             layer.bias = self.update((i, 1), layer.bias, layer.db)
 
@@ -107,10 +118,15 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
 
+    @property
+    def gradient_scale(self) -> float:
+        return self.learning_rate
+
     def update(self, key: tuple[int, int], p: Array, g: Array) -> Array:
-        # g is this step's own temporary: scaling it in place saves allocating
-        # an (in, out) array per step, ~5 % of a per-sample step.
-        g *= self.learning_rate
+        # g is this step's own temporary: scaling it in place (when the
+        # backward pass did not already) saves allocating an (in, out) array.
+        if self._scale != self.learning_rate:
+            g *= self.learning_rate / self._scale
         if not self.momentum:
             p -= g
             return p
@@ -155,14 +171,16 @@ class Adam(Optimizer):
         _check("eps", eps, 0.0, math.inf, low_open=True)
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
-    def step(self, layers: Sequence[Dense]) -> None:
+    def step(self, layers: Sequence[Dense], scale: float = 1.0) -> None:
         t = self.steps + 1
         # Fold both bias corrections into one step size (the paper's Sec. 2 form).
         self._lr_t = self.learning_rate * math.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
         self._eps_t = self.eps * math.sqrt(1 - self.beta2**t)
-        super().step(layers)
+        super().step(layers, scale)
 
     def update(self, key: tuple[int, int], p: Array, g: Array) -> Array:
+        if self._scale != 1.0:
+            g = g / self._scale
         m, v = self.state.get(key) or (_zeros_like(p), _zeros_like(p))
         m *= self.beta1
         m += (1 - self.beta1) * g
@@ -201,6 +219,8 @@ class RMSprop(Optimizer):
         self.rho, self.eps = float(rho), float(eps)
 
     def update(self, key: tuple[int, int], p: Array, g: Array) -> Array:
+        if self._scale != 1.0:
+            g = g / self._scale
         s = self.state.get(key)
         if s is None:
             s = _zeros_like(p)

@@ -323,6 +323,9 @@ def _run_epoch(
         if size < _PERMUTE_ONCE_BELOW:
             X, perm = xp.take(X, perm, axis=0), None
     outputs = xp.empty(Y.shape, dtype=net.dtype, device=backend.device)
+    # SGD's learning rate rides on the output gradient (one small array)
+    # instead of being applied to every parameter's gradient afterwards.
+    scale = optimizer.gradient_scale
     if batch_hooks:
         info["running_loss"] = lambda: (
             float(net.loss.total(xp, outputs[: info["samples"], :], Y[: info["samples"], :]))
@@ -335,8 +338,11 @@ def _run_epoch(
             Xb = augment(xp, Xb, epoch, batch)
         A = net.forward(Xb, training=True)
         outputs[s:e, :] = A
-        net.backward(A, Y[s:e, :])
-        optimizer.step(net.layers)
+        net.backward(A, Y[s:e, :], scale)
+        if scale == 1.0:
+            optimizer.step(net.layers)
+        else:
+            optimizer.step(net.layers, scale)
         if batch_hooks:
             info.update(batch=batch, samples=e)
             for cb in batch_hooks:

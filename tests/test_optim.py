@@ -144,8 +144,19 @@ CASES = [
 ]
 
 
+def folded_step(net, opt, X, y):
+    """One training step the way fit takes it: the optimiser's gradient_scale
+    (SGD's learning rate) applied once to the output gradient, and step told so."""
+    Xd = net.as_input(X)
+    _, Y = net.as_labels(y, Xd.shape[0])
+    scale = opt.gradient_scale
+    net.backward(net.forward(Xd, training=True), Y, scale)
+    opt.step(net.layers, scale)
+
+
+@pytest.mark.parametrize("folded", [False, True], ids=["plain-step", "folded-scale"])
 @pytest.mark.parametrize("make_gnet, make_torch", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_optimizer_matches_torch(device, make_gnet, make_torch):
+def test_optimizer_matches_torch(device, make_gnet, make_torch, folded):
     X, y = batch()
     net = gnet_net(device)
     model = torch_model(net)
@@ -153,8 +164,11 @@ def test_optimizer_matches_torch(device, make_gnet, make_torch):
     t_opt = make_torch(param_groups(model, opt.l2))
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     for step in range(1, STEPS + 1):
-        net.gradients(X, y)
-        opt.step(net.layers)
+        if folded:
+            folded_step(net, opt, X, y)
+        else:
+            net.gradients(X, y)
+            opt.step(net.layers)
         t_opt.zero_grad()
         F.cross_entropy(model(Xt), yt).backward()
         t_opt.step()
@@ -204,6 +218,37 @@ def test_l1_matches_hand_update(device, momentum):
                 atol=ATOL,
                 err_msg=f"parameter {k} after step {step}",
             )
+
+
+def test_gradient_scale():
+    assert optim.SGD(0.3, momentum=0.9).gradient_scale == 0.3
+    assert optim.Adam(0.01).gradient_scale == optim.RMSprop(0.01).gradient_scale == 1.0
+
+
+@pytest.mark.parametrize("scale", [0.5, 3.0])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: optim.SGD(0.1, momentum=0.9, l1=0.01, l2=0.05),
+        lambda: optim.Adam(0.01, l1=0.01, l2=0.05),
+        lambda: optim.RMSprop(0.01, l1=0.01, l2=0.05),
+    ],
+    ids=["sgd", "adam", "rmsprop"],
+)
+def test_any_declared_scale_gives_the_same_update(make, scale):
+    """Gradients that carry a factor, with step told which, update exactly as
+    unscaled ones do, for every optimiser and with L1 and L2 on."""
+    X, y = batch()
+    plain, scaled = gnet_net("cpu"), gnet_net("cpu")
+    opt_plain, opt_scaled = make(), make()
+    for _ in range(3):
+        plain.gradients(X, y)
+        opt_plain.step(plain.layers)
+        Xd = scaled.as_input(X)
+        scaled.backward(scaled.forward(Xd, training=True), scaled.as_labels(y, 8)[1], scale)
+        opt_scaled.step(scaled.layers, scale)
+    for a, b in zip(plain.parameters(), scaled.parameters(), strict=True):
+        np.testing.assert_allclose(to_numpy(b), to_numpy(a), rtol=1e-12, atol=1e-15)
 
 
 def test_regularisation_leaves_biases_alone():
