@@ -31,10 +31,20 @@ class Loss:
     # dZ = (P - Y) / B).
     fused_with: str | None = None
     fused_gradient: Callable[..., Any] | None = None  # (xp, A, Y, scale=1.0) -> dZ
+    # per_sample for one-hot targets given as integer labels y, when that is
+    # cheaper than going through Y (cross-entropy reads one column per row).
+    of_labels: Callable[[Any, Any, Any], Any] | None = None
 
     def total(self, xp: Any, A: Any, Y: Any) -> Any:
         """The summed loss of the batch, a 0-d array."""
         return xp.sum(self.per_sample(xp, A, Y))
+
+    def per_sample_of_labels(self, xp: Any, A: Any, y: Any, Y: Any) -> Any:
+        """Each row's loss against labels ``y`` (int, (batch,)) whose one-hot
+        rows are ``Y``: the same values as ``per_sample(xp, A, Y)``."""
+        if self.of_labels is not None:
+            return self.of_labels(xp, A, y)
+        return self.per_sample(xp, A, Y)
 
 
 def _cross_entropy(xp: Any, P: Array, Y: Array) -> Array:
@@ -44,6 +54,14 @@ def _cross_entropy(xp: Any, P: Array, Y: Array) -> Array:
     positive = P > 0
     log_p = xp.where(positive, xp.log(xp.where(positive, P, 1.0)), -math.inf)
     return -xp.sum(Y * xp.where(Y > 0, log_p, 0.0), axis=1)
+
+
+def _cross_entropy_of_labels(xp: Any, P: Array, y: Array) -> Array:
+    # -log p of each row's true class: _cross_entropy for one-hot rows, reading
+    # one value per row instead of taking logs of the whole (batch, classes) array.
+    p = xp.take_along_axis(P, xp.reshape(y, (-1, 1)), axis=1)[:, 0]
+    positive = p > 0
+    return xp.where(positive, -xp.log(xp.where(positive, p, 1.0)), math.inf)
 
 
 def _cross_entropy_gradient(xp: Any, P: Array, Y: Array) -> Array:
@@ -75,6 +93,7 @@ LOSSES: dict[str, Loss] = {
         _cross_entropy_gradient,
         fused_with="softmax",
         fused_gradient=_softmax_cross_entropy_gradient,
+        of_labels=_cross_entropy_of_labels,
     ),
     "mse": Loss("mse", _mse, _mse_gradient),
 }

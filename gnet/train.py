@@ -347,7 +347,7 @@ def _run_epoch(
             info.update(batch=batch, samples=e)
             for cb in batch_hooks:
                 cb.on_batch_end(batch, info)
-    losses = net.loss.per_sample(xp, outputs, Y)
+    losses = net.loss.per_sample_of_labels(xp, outputs, y, Y)
     correct = xp.sum(xp.astype(xp.argmax(outputs, axis=1) == y, xp.int64))
     return losses, correct
 

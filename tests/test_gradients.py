@@ -98,6 +98,26 @@ def test_loss_gradient(device, name):
     assert rel_error(analytic, numeric_gradient(f, P.copy())) < TOL
 
 
+@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_loss_of_labels_equals_loss_of_one_hot_rows(device, name, dtype):
+    """The epoch loop's label path gives exactly per_sample's values, an
+    underflowed true-class probability (+inf) included."""
+    be = get_backend(device)
+    xp = be.xp
+    loss = LOSSES[name]
+    rng = np.random.default_rng(5)
+    P = rng.dirichlet(np.ones(4), size=7)
+    y = rng.integers(0, 4, 7)
+    P[3, y[3]] = 0.0  # a diverged network's output
+    Pd = be.asarray(P, dtype=getattr(xp, dtype))
+    Yd = be.asarray(np.eye(4)[y], dtype=getattr(xp, dtype))
+    ours = to_numpy(loss.per_sample_of_labels(xp, Pd, be.asarray(y), Yd))
+    np.testing.assert_array_equal(ours, to_numpy(loss.per_sample(xp, Pd, Yd)))
+    if name == "cross-entropy":
+        assert ours[3] == np.inf and np.isfinite(np.delete(ours, 3)).all()
+
+
 def test_fused_softmax_cross_entropy_gradient(device):
     """(P - Y) / B is the gradient of mean cross-entropy of softmax(Z) w.r.t. Z."""
     be = get_backend(device)
