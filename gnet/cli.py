@@ -60,6 +60,7 @@ CONFIG_FLAGS = (
     "l1",
     "l2",
     "dropout",
+    "dropconnect",
     "lr_schedule",
     "validation_split",
     "early_stopping",
@@ -224,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--l1", type=float, metavar="F")
     train.add_argument("--l2", type=float, metavar="F")
     train.add_argument("--dropout", type=float, metavar="F", help="rate on hidden layers")
+    train.add_argument(
+        "--dropconnect", type=float, metavar="F", help="rate on the weights into hidden layers"
+    )
     train.add_argument(
         "--lr-schedule",
         metavar="SPEC",
@@ -728,7 +732,7 @@ def _describe_run(
     opt = f"{config['optimizer']} lr {config['learning_rate']:g}"
     if config["optimizer"] == "sgd" and config["momentum"]:
         opt += f" momentum {config['momentum']:g}" + (" nesterov" if config["nesterov"] else "")
-    extras = [f"{k} {config[k]:g}" for k in ("l1", "l2", "dropout") if config[k]]
+    extras = [f"{k} {config[k]:g}" for k in ("l1", "l2", "dropout", "dropconnect") if config[k]]
     if config["lr_schedule"]:
         spec = dict(config["lr_schedule"])
         extras.append(

@@ -67,6 +67,7 @@ DEFAULTS: dict[str, Any] = {
     "l1": 0.0,
     "l2": 0.0005,
     "dropout": 0.0,
+    "dropconnect": 0.0,
     "lr_schedule": {"type": "cosine", "min_lr": 0.0},
     "validation_split": 0.0,
     "early_stopping": None,
@@ -469,6 +470,7 @@ def _check(config: dict[str, Any]) -> list[str]:
         "l1": (lambda v: v >= 0, "must be >= 0"),
         "l2": (lambda v: v >= 0, "must be >= 0"),
         "dropout": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+        "dropconnect": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
         "validation_split": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
         "leaky_relu_alpha": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
     }

@@ -1,4 +1,4 @@
-"""Layers: Dense and (inverted) Dropout.
+"""Layers: Dense (with optional DropConnect) and (inverted) Dropout.
 
 A layer's ``forward`` keeps exactly what its ``backward`` needs. Shapes:
 ``X`` (batch, in), ``W`` (in, out), ``b`` (out,), ``Z`` and ``A`` (batch, out).
@@ -29,18 +29,25 @@ class Dense:
         self._X: Any = None
         self._Z: Any = None
         self._A: Any = None
+        self._M: Any = None  # this batch's DropConnect weight mask, if any
 
     @property
     def shape(self) -> tuple[int, int]:
         return (int(self.weight.shape[0]), int(self.weight.shape[1]))
 
-    def forward(self, X: Any, keep: bool = False) -> Any:
-        """A for input X; ``keep`` stores X, Z, A for backward (training)."""
-        Z = X @ self.weight
+    def forward(self, X: Any, keep: bool = False, weight_mask: Any = None) -> Any:
+        """A for input X; ``keep`` stores X, Z, A for backward (training).
+
+        ``weight_mask`` (DropConnect, Wan et al. 2013) multiplies the weights
+        for this batch: Z = X (W * M) + b. It holds 0 for a dropped weight and
+        1 / (1 - rate) for a kept one, so inference uses W unchanged.
+        """
+        W = self.weight if weight_mask is None else self.weight * weight_mask
+        Z = X @ W
         Z += self.bias  # in place: one (batch, out) allocation fewer per layer
         A = self.activation.forward(self.xp, Z)
         if keep:
-            self._X, self._Z, self._A = X, Z, A
+            self._X, self._Z, self._A, self._M = X, Z, A, weight_mask
         return A
 
     def backward(self, dA: Any = None, dZ: Any = None, need_dX: bool = True) -> Any:
@@ -56,7 +63,11 @@ class Dense:
         else:
             self.dW = X.T @ dZ
             self.db = xp.sum(dZ, axis=0)
-        return dZ @ self.weight.T if need_dX else None
+        M = self._M
+        if M is None:
+            return dZ @ self.weight.T if need_dX else None
+        self.dW *= M  # dL/dW = (X^T dZ) * M: a dropped weight gets no gradient
+        return dZ @ (self.weight * M).T if need_dX else None
 
 
 class Dropout:

@@ -30,7 +30,15 @@ if TYPE_CHECKING:
     from .train import History
 
 # Constructor arguments stored in model files and configs besides layers/activations.
-ARCHITECTURE_KEYS = ("loss", "init", "dtype", "seed", "dropout", "leaky_relu_alpha")
+ARCHITECTURE_KEYS = (
+    "loss",
+    "init",
+    "dtype",
+    "seed",
+    "dropout",
+    "dropconnect",
+    "leaky_relu_alpha",
+)
 
 # Rows per forward pass in predict/evaluate: bounds memory on large inputs.
 CHUNK = 8192
@@ -50,6 +58,9 @@ class Network:
         or None for $GNET_DEVICE / cpu
     dtype : "float32" or "float64"
     dropout : inverted-dropout rate on every hidden layer's output
+    dropconnect : DropConnect rate on the weights into every hidden layer
+        (one mask per batch, drawn like dropout's; the output layer's weights
+        are left whole)
     input_mean, input_std : inputs are standardised as (X - mean) / std
     """
 
@@ -63,6 +74,7 @@ class Network:
         dtype: str = "float32",
         seed: int = 0,
         dropout: float = 0.0,
+        dropconnect: float = 0.0,
         leaky_relu_alpha: float = 0.01,
         input_mean: float = 0.0,
         input_std: float = 1.0,
@@ -76,6 +88,12 @@ class Network:
             raise ConfigError(f"seed: expected an integer >= 0, got {seed!r}")
         if not (isinstance(dropout, (int, float)) and 0.0 <= dropout < 1.0):
             raise ConfigError(f"dropout: must be in [0, 1), got {dropout!r}")
+        if not (
+            isinstance(dropconnect, (int, float))
+            and not isinstance(dropconnect, bool)
+            and 0.0 <= dropconnect < 1.0
+        ):
+            raise ConfigError(f"dropconnect: must be in [0, 1), got {dropconnect!r}")
         if not (math.isfinite(input_std) and input_std > 0 and math.isfinite(input_mean)):
             raise ConfigError(f"input_std: must be finite and > 0, got {input_std!r}")
         self.backend = B.get_backend(device)
@@ -88,6 +106,7 @@ class Network:
         self.init_name = init
         self.seed = seed
         self.dropout = float(dropout)
+        self.dropconnect = float(dropconnect)
         self.leaky_relu_alpha = float(leaky_relu_alpha)
         self.input_mean = float(input_mean)
         self.input_std = float(input_std)
@@ -136,6 +155,7 @@ class Network:
             "init": self.init_name,
             "dtype": self.dtype_name,
             "dropout": self.dropout,
+            "dropconnect": self.dropconnect,
             "leaky_relu_alpha": self.leaky_relu_alpha,
             "seed": self.seed,
         }
@@ -164,16 +184,27 @@ class Network:
 
     # ------------------------------------------------------------ forward / backward
 
-    def forward(self, X: Any, training: bool = False, masks: list[Any] | None = None) -> Any:
+    def forward(
+        self,
+        X: Any,
+        training: bool = False,
+        masks: list[Any] | None = None,
+        weight_masks: list[Any] | None = None,
+    ) -> Any:
         """Output activations for a prepared (N, inputs) batch on the device.
 
-        ``training`` keeps what backward needs and applies dropout, with new
-        masks from ``self._dropout_rng`` or the given ``masks`` (one per hidden layer).
+        ``training`` keeps what backward needs and applies dropout and
+        DropConnect, with new masks from ``self._dropout_rng`` or the given
+        ``masks`` (one per hidden layer's output) and ``weight_masks`` (one
+        per hidden layer's weights).
         """
         A = X
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
-            A = layer.forward(A, keep=training)
+            M = None
+            if training and self.dropconnect and i < last:
+                M = weight_masks[i] if weight_masks is not None else self._weight_mask(layer)
+            A = layer.forward(A, keep=training, weight_mask=M)
             if training and self.dropouts and i < last:
                 if masks is not None:
                     A = self.dropouts[i].forward(A, self.xp, mask=masks[i])
@@ -181,6 +212,12 @@ class Network:
                     U = self.backend.uniform(self._dropout_rng, tuple(A.shape), self.dtype)
                     A = self.dropouts[i].forward(A, self.xp, uniform=U)
         return A
+
+    def _weight_mask(self, layer: Dense) -> Any:
+        """A new DropConnect mask for ``layer``'s weights: 0 or 1 / (1 - rate)."""
+        U = self.backend.uniform(self._dropout_rng, tuple(layer.weight.shape), self.dtype)
+        keep = self.xp.astype(U >= self.dropconnect, self.dtype)
+        return keep * (1.0 / (1.0 - self.dropconnect))
 
     def backward(self, A: Any, Y: Any, scale: float = 1.0) -> None:
         """Backpropagate the batch-mean loss of output A against one-hot Y;
@@ -199,14 +236,21 @@ class Network:
             if i > 0 and self.dropouts:
                 dA = self.dropouts[i - 1].backward(dA)
 
-    def gradients(self, X: Any, y: Any, masks: list[Any] | None = None) -> list[tuple[Any, Any]]:
+    def gradients(
+        self,
+        X: Any,
+        y: Any,
+        masks: list[Any] | None = None,
+        weight_masks: list[Any] | None = None,
+    ) -> list[tuple[Any, Any]]:
         """[(dW, db), ...] of the batch-mean loss for one batch, same shapes as
-        the parameters. With dropout, pass ``masks`` to fix them (tests)."""
+        the parameters. With dropout or DropConnect, pass ``masks`` or
+        ``weight_masks`` to fix them (tests)."""
         X = self.as_input(X)
         _, Y = self.as_labels(y, X.shape[0])
-        if self.dropouts and masks is None:
+        if self.dropouts or self.dropconnect:
             self._dropout_rng = self.backend.random_generator([self.seed, 1 << 20])
-        A = self.forward(X, training=True, masks=masks)
+        A = self.forward(X, training=True, masks=masks, weight_masks=weight_masks)
         self.backward(A, Y)
         return [(layer.dW, layer.db) for layer in self.layers]
 

@@ -314,7 +314,7 @@ def _run_epoch(
     """
     xp, backend = net.xp, net.backend
     n = X.shape[0]
-    if net.dropouts:
+    if net.dropouts or net.dropconnect:
         net._dropout_rng = backend.random_generator([net.seed, epoch, 1])
     perm = None
     if shuffle and size < n:

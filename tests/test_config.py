@@ -695,6 +695,7 @@ def test_defaults():
         "l1": 0.0,
         "l2": 0.0005,
         "dropout": 0.0,
+        "dropconnect": 0.0,
         "lr_schedule": {"type": "cosine", "min_lr": 0.0},
         "validation_split": 0.0,
         "early_stopping": None,

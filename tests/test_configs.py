@@ -101,7 +101,8 @@ def test_ml_rust():
     config = resolved("ml-rust.json")
     assert config["layers"] == [784, 30, 10]
     assert config["activations"] == ["relu", "softmax"]
-    assert config["dropout"] == 0.5
+    # The seed's "drop_out" 0.5 drops weights, not units: DropConnect.
+    assert (config["dropconnect"], config["dropout"]) == (0.5, 0.0)
     # the seed's annealing: learning rate and batch size both shrink as training goes on
     assert config["lr_schedule"] == {"type": "linear", "min_lr": 0.0001}
     assert (config["mode"], config["batch_size"]) == ("mini-batch", 128)

@@ -508,3 +508,45 @@ def test_an_array_spoiled_between_fits_is_still_caught(device, bad):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="X: contains NaN"):  # and checked again next time
         net.fit(Xd, y, epochs=1, batch_size=4)
+
+
+# ---------------------------------------------------------------- DropConnect
+
+
+def test_dropconnect_trains_reproducibly_and_resumes_bit_identically(device):
+    """Weight masks come from (seed, epoch): the same seed gives the same
+    weights, a run stopped after 2 of 4 epochs and continued ends where an
+    uninterrupted one does, and inference uses the whole weights."""
+    X, y = blobs(n=20)
+
+    class StopAfter(Callback):
+        def __init__(self, net, epoch):
+            self.net, self.epoch = net, epoch
+
+        def on_epoch_end(self, epoch, logs):
+            self.net.stop_training = epoch == self.epoch
+
+    def train(stop=None):
+        net = small_net(device, seed=6, dropconnect=0.5)
+        opt = optim.SGD(0.2, momentum=0.9)
+        callbacks = [StopAfter(net, stop)] if stop else []
+        net.fit(X, y, epochs=4, batch_size=6, optimizer=opt, callbacks=callbacks)
+        if stop:
+            net.fit(X, y, epochs=4 - stop, batch_size=6, optimizer=opt)
+        return net
+
+    a, b, resumed = train(), train(), train(stop=2)
+    plain = small_net(device, seed=6)
+    plain.fit(X, y, epochs=4, batch_size=6, optimizer=optim.SGD(0.2, momentum=0.9))
+    for p, q, r, s in zip(
+        host(a.parameters()),
+        host(b.parameters()),
+        host(resumed.parameters()),
+        host(plain.parameters()),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(p, q)
+        np.testing.assert_array_equal(p, r)
+        assert not np.array_equal(p, s)  # the masks changed the training
+    Xd = a.as_input(X)
+    np.testing.assert_array_equal(to_numpy(a.predict_proba(Xd)), to_numpy(a.predict_proba(Xd)))

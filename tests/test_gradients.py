@@ -162,6 +162,45 @@ def test_dense_backward(device, name, batch):
     assert rel_error(dX, numeric_gradient(lambda x: objective(x, W, b), X.copy())) < TOL
 
 
+@pytest.mark.parametrize("batch", [1, 5])
+def test_dense_backward_with_dropconnect_mask(device, batch):
+    """Z = X (W * M) + b: central differences for dW, db and dX."""
+    be = get_backend(device)
+    xp = be.xp
+    rng = np.random.default_rng(6)
+    X, W, b = rng.standard_normal((batch, 3)), rng.standard_normal((3, 4)), rng.standard_normal(4)
+    M = be.asarray((rng.random((3, 4)) >= 0.5) / 0.5)
+    G = be.asarray(rng.standard_normal((batch, 4)))
+    act = get_activation("tanh")
+
+    def objective(x, w, bias):
+        layer = Dense(be.asarray(w), be.asarray(bias), act, xp)
+        return _scalar(xp.sum(G * layer.forward(be.asarray(x), weight_mask=M)))
+
+    layer = Dense(be.asarray(W), be.asarray(b), act, xp)
+    layer.forward(be.asarray(X), keep=True, weight_mask=M)
+    dX = to_numpy(layer.backward(dA=G))
+    dW = to_numpy(layer.dW)
+    assert rel_error(dW, numeric_gradient(lambda w: objective(X, w, b), W.copy())) < TOL
+    assert (dW[to_numpy(M) == 0] == 0).all()  # a dropped weight gets no gradient
+    assert (
+        rel_error(to_numpy(layer.db), numeric_gradient(lambda v: objective(X, W, v), b.copy()))
+        < TOL
+    )
+    assert rel_error(dX, numeric_gradient(lambda x: objective(x, W, b), X.copy())) < TOL
+
+
+def test_dropconnect_masks_are_inverted_and_keep_the_expected_fraction(device):
+    net = Network(
+        [300, 200, 3], ["relu", "softmax"], device=device, dtype="float64", dropconnect=0.25
+    )
+    net._dropout_rng = net.backend.random_generator(0)
+    M = to_numpy(net._weight_mask(net.layers[0]))
+    assert M.shape == (300, 200)
+    assert set(np.unique(M)) <= {0.0, 1.0 / 0.75}
+    assert abs((M > 0).mean() - 0.75) < 0.01
+
+
 def test_dropout_with_fixed_mask(device):
     be = get_backend(device)
     xp = be.xp

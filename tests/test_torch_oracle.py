@@ -54,7 +54,7 @@ def torch_activation(name: str, alpha: float):
     }[name]
 
 
-def build(device, sizes, activations, loss, alpha, seed, dropout=0.0):
+def build(device, sizes, activations, loss, alpha, seed, dropout=0.0, dropconnect=0.0):
     """A float64 gnet network with He weights and random (non-zero) biases."""
     net = Network(
         sizes,
@@ -64,6 +64,7 @@ def build(device, sizes, activations, loss, alpha, seed, dropout=0.0):
         dtype="float64",
         seed=seed,
         dropout=dropout,
+        dropconnect=dropconnect,
         leaky_relu_alpha=alpha,
     )
     rng = np.random.default_rng(1000 + seed)
@@ -75,7 +76,7 @@ def build(device, sizes, activations, loss, alpha, seed, dropout=0.0):
     return net
 
 
-def torch_oracle(net, activations, loss, alpha, X, y, masks=None):
+def torch_oracle(net, activations, loss, alpha, X, y, masks=None, weight_masks=None):
     """(loss, [(dW, db), ...]) from torch autograd, dW in gnet's (in, out) layout."""
     linears = []
     for layer in net.layers:
@@ -89,7 +90,10 @@ def torch_oracle(net, activations, loss, alpha, X, y, masks=None):
     Y = F.one_hot(torch.from_numpy(np.asarray(y, dtype=np.int64)), net.n_classes).double()
     last = len(linears) - 1
     for i, (lin, name) in enumerate(zip(linears, activations, strict=True)):
-        Z = lin(A)
+        if weight_masks is not None and i < last:  # DropConnect: W * M, (out, in) layout
+            Z = F.linear(A, lin.weight * torch.from_numpy(weight_masks[i].T.copy()), lin.bias)
+        else:
+            Z = lin(A)
         A = torch_activation(name, alpha)(Z)
         if masks is not None and i < last:
             A = A * torch.from_numpy(masks[i])
@@ -193,5 +197,36 @@ def test_dropout_with_fixed_masks_matches_torch(device, activations, loss, rate)
     _, t_grads = torch_oracle(net, activations, loss, 0.2, X, y, masks=masks)
     compare(net, net.gradients(X, y, masks=device_masks), t_grads)
     # loss_value is the inference loss: dropout off, same as torch without masks.
+    t_loss, _ = torch_oracle(net, activations, loss, 0.2, X, y)
+    np.testing.assert_allclose(net.loss_value(X, y), t_loss, rtol=RTOL)
+
+
+@pytest.mark.parametrize(
+    "activations, loss, rate",
+    [
+        (["relu", "softmax"], "cross-entropy", 0.5),
+        (["tanh", "leaky_relu", "softmax"], "cross-entropy", 0.3),
+        (["sigmoid", "identity"], "mse", 0.25),
+    ],
+)
+@pytest.mark.parametrize("batch", [1, 7])
+def test_dropconnect_with_fixed_weight_masks_matches_torch(device, activations, loss, rate, batch):
+    """DropConnect: Z = X (W * M) + b on the weights into each hidden layer;
+    torch autograd through W * M is the oracle for dW (and for dX below it)."""
+    rng = np.random.default_rng(12)
+    sizes = [5] + [6] * (len(activations) - 1) + [4]
+    net = build(device, sizes, activations, loss, 0.2, 12, dropconnect=rate)
+    X = rng.normal(size=(batch, 5))
+    y = rng.integers(0, 4, size=batch)
+    masks = [
+        (rng.random((n_in, n_out)) >= rate).astype(np.float64) / (1.0 - rate)
+        for n_in, n_out in zip(sizes[:-2], sizes[1:-1], strict=True)
+    ]
+    assert all(0 < (m == 0).sum() < m.size for m in masks)
+    device_masks = [net.backend.asarray(m, dtype="float64") for m in masks]
+
+    _, t_grads = torch_oracle(net, activations, loss, 0.2, X, y, weight_masks=masks)
+    compare(net, net.gradients(X, y, weight_masks=device_masks), t_grads)
+    # Inference uses the whole weights: the same loss as torch without masks.
     t_loss, _ = torch_oracle(net, activations, loss, 0.2, X, y)
     np.testing.assert_allclose(net.loss_value(X, y), t_loss, rtol=RTOL)
