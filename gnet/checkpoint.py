@@ -136,6 +136,11 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
     return found[-1][1]
 
 
+# Configuration keys added after the first checkpoints were written, with the
+# value that means "not used": an older checkpoint resumes as the run it was.
+_KEYS_ADDED_LATER: dict[str, Any] = {"batch_schedule": None, "dropconnect": 0.0}
+
+
 def load_checkpoint(path: str | os.PathLike, device: Any = None) -> Checkpoint:
     """Read a checkpoint file (or the latest one in a folder) onto ``device``."""
     from .config import validate
@@ -153,8 +158,7 @@ def load_checkpoint(path: str | os.PathLike, device: Any = None) -> Checkpoint:
             f"(up to {CHECKPOINT_VERSION})"
         )
     try:
-        # batch_schedule came after the first checkpoints: absent means none
-        config = validate({"batch_schedule": None, **state["train_config"]})
+        config = validate({**_KEYS_ADDED_LATER, **state["train_config"]})
         opt = state["optimizer"]
         optimizer = build_optimizer(config)
         optimizer.steps = int(opt["steps"])

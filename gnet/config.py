@@ -387,14 +387,17 @@ def _parse_schedule(value: Any) -> tuple[Any, str | None]:
 def _parse_batch_schedule(value: Any) -> Any:
     """``"linear:8"`` -> ``{"type": "linear", "final": 8}``; anything else as given."""
     if isinstance(value, dict):
-        return {(k.strip().lower() if isinstance(k, str) else k): v for k, v in value.items()}
+        spec = {(k.strip().lower() if isinstance(k, str) else k): v for k, v in value.items()}
+        if isinstance(spec.get("type"), str):
+            spec["type"] = spec["type"].strip().lower()
+        return spec
     if not isinstance(value, str):
         return value
     text = value.strip().lower()
     if text in ("", "none", "null"):
         return None
     kind, _, arg = (part.strip() for part in text.partition(":"))
-    if kind == "linear" and arg.isdigit():
+    if kind == "linear" and arg.isdecimal() and arg.isascii():
         return {"type": "linear", "final": int(arg)}
     return value
 
@@ -566,7 +569,8 @@ def _check_batch_schedule(config: dict[str, Any]) -> list[str]:
         ]
     if config.get("mode") in MODES and config["mode"] != "mini-batch":
         return [
-            f'batch_schedule: applies to mode "mini-batch" only, got mode {_show(config["mode"])}'
+            f'batch_schedule: applies to mode "mini-batch" only, got mode {_show(config["mode"])} '
+            "(give a batch_size, or --batch-schedule none)"
         ]
     return []
 

@@ -120,6 +120,11 @@ class SGD(Optimizer):
 
     @property
     def gradient_scale(self) -> float:
+        # Only SGD's own update knows the gradients may carry the rate already
+        # (a subclass with its own update gets them unscaled), and a rate of 0
+        # cannot be divided out again.
+        if type(self).update is not SGD.update or self.learning_rate <= 0:
+            return 1.0
         return self.learning_rate
 
     def update(self, key: tuple[int, int], p: Array, g: Array) -> Array:
@@ -292,7 +297,7 @@ class CosineDecay:
 
 @dataclass(frozen=True)
 class LinearDecay:
-    """From lr down to min_lr in a straight line; the last epoch trains at min_lr.
+    """From lr down to min_lr in a straight line; the last epoch (of two or more) trains at min_lr.
 
     The same as PyTorch's ``LinearLR(start_factor=1, end_factor=min_lr / lr,
     total_iters=epochs - 1)``.

@@ -18,6 +18,7 @@ every backend and a resumed run repeats an uninterrupted one.
 from __future__ import annotations
 
 import math
+import operator
 import time
 import weakref
 from collections.abc import Sequence
@@ -112,7 +113,7 @@ def batch_size_for(mode: str, batch_size: int | None, n: int) -> int:
 @dataclass(frozen=True)
 class LinearBatchSize:
     """Batch size from ``batch_size`` to ``final`` in a straight line over the
-    run's epochs, rounded; the last epoch uses ``final``.
+    run's epochs, rounded; the last epoch (of two or more) uses ``final``.
 
     Shrinking the batch as training goes on is the seeds' way of annealing:
     large batches average the gradient noise away early, small ones take
@@ -139,9 +140,13 @@ def make_batch_schedule(spec: Any) -> Any:
     final: Any = None
     if isinstance(spec, str):
         kind, _, arg = spec.strip().lower().partition(":")
-        if kind == "linear" and arg.strip().isdigit():
+        if kind == "linear" and arg.strip().isdecimal() and arg.strip().isascii():
             final = int(arg)
-    elif isinstance(spec, dict) and spec.get("type") == "linear" and set(spec) == {"type", "final"}:
+    elif (
+        isinstance(spec, dict)
+        and str(spec.get("type", "")).strip().lower() == "linear"
+        and set(spec) == {"type", "final"}
+    ):
         final = spec["final"]
     if isinstance(final, bool) or not isinstance(final, int) or final < 1:
         raise error
@@ -227,6 +232,10 @@ def fit(
         if getattr(type(cb), "on_batch_end", None) not in (None, Callback.on_batch_end)
     ]
     total_epochs = net.epochs_trained + epochs
+    base_size = size
+    if sizes is not None:  # the first epoch's size, so on_train_begin sees it
+        size = _scheduled_size(sizes, net.epochs_trained, base_size, total_epochs, n)
+        info.update(batch_size=size, batches=-(-n // size))
     _call(callbacks, "on_train_begin", net, info)
     net.stop_training = False
     for _ in range(epochs):
@@ -234,7 +243,7 @@ def fit(
         if schedule is not None:
             optimizer.learning_rate = schedule(epoch - 1, base_lr, total_epochs)
         if sizes is not None:
-            size = batch_size_for(mode, sizes(epoch - 1, batch_size, total_epochs), n)
+            size = _scheduled_size(sizes, epoch - 1, base_size, total_epochs, n)
             info.update(batch_size=size, batches=-(-n // size))
         _call(callbacks, "on_epoch_begin", epoch, info)
         snapshot = net.copy_parameters()
@@ -362,6 +371,20 @@ def batch_means(xp: Any, losses: Any, size: int) -> Any:
     counts = [size] * (batches - 1) + [n - (batches - 1) * size]
     sums = xp.sum(xp.reshape(padded, (batches, size)), axis=1)
     return sums / xp.asarray(counts, dtype=losses.dtype, device=device_of(losses))
+
+
+def _scheduled_size(sizes: Any, epoch0: int, base: int, epochs: int, n: int) -> int:
+    """The batch size a schedule gives for 0-based ``epoch0``, checked and capped at n."""
+    value = sizes(epoch0, base, epochs)
+    try:
+        size = operator.index(value)
+    except TypeError:
+        size = 0
+    if isinstance(value, bool) or size < 1:
+        raise ConfigError(
+            f"batch_schedule: gave {value!r} for epoch {epoch0 + 1}; expected an integer >= 1"
+        )
+    return min(size, n)
 
 
 def _checked_before(net: Network, X: Any) -> bool:

@@ -154,8 +154,8 @@ def test_checkpoint_of_a_newer_version_is_refused(tmp_path):
 
 
 def test_checkpoint_from_before_batch_schedules_loads(tmp_path):
-    """A checkpoint written before the batch_schedule key existed resumes as
-    a run without one."""
+    """A checkpoint written before the batch_schedule and dropconnect keys
+    existed resumes as a run without them."""
     from safetensors.numpy import load_file, save_file
 
     from gnet.io import read_model_file
@@ -165,6 +165,7 @@ def test_checkpoint_from_before_batch_schedules_loads(tmp_path):
     path = save_checkpoint(tmp_path / "c.safetensors", net, build_optimizer(config), config)
     _, meta = read_model_file(path)
     del meta["checkpoint"]["train_config"]["batch_schedule"]
+    del meta["checkpoint"]["train_config"]["dropconnect"]
     save_file(load_file(str(path)), str(path), metadata={"gnet": json.dumps(meta)})
     assert load_checkpoint(path).config == config
 

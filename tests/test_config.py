@@ -589,6 +589,7 @@ def test_bad_lr_schedule(given, fragment):
         (" Linear:16 ", {"type": "linear", "final": 16}),
         ({"type": "linear", "final": 8}, {"type": "linear", "final": 8}),
         ({"Type": "linear", "final": 2}, {"type": "linear", "final": 2}),
+        ({"type": "Linear", "final": 2}, {"type": "linear", "final": 2}),
         ("none", None),
         (None, None),
     ],
@@ -607,6 +608,7 @@ def test_batch_schedule_forms(given, expected):
         ("linear", 'batch_schedule: expected null, "linear:FINAL"'),
         ("linear:0", 'got {"type": "linear", "final": 0}'),
         ("linear:2.5", 'got "linear:2.5"'),
+        ("linear:\u00b2", 'got "linear:\\u00b2"'),  # shown JSON-escaped
         ("cosine:8", 'got "cosine:8"'),
         ({"type": "linear"}, "batch_schedule: expected"),
         ({"type": "linear", "final": 8, "every": 2}, "batch_schedule: expected"),

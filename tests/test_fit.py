@@ -432,6 +432,7 @@ def test_batch_schedule_forms_and_callables():
     assert make_batch_schedule("linear:8") == LinearBatchSize(8)
     assert make_batch_schedule(" Linear:8 ") == LinearBatchSize(8)
     assert make_batch_schedule({"type": "linear", "final": 8}) == LinearBatchSize(8)
+    assert make_batch_schedule({"type": " Linear", "final": 8}) == LinearBatchSize(8)
     assert [LinearBatchSize(8)(e, 128, 5) for e in range(5)] == [128, 98, 68, 38, 8]
     assert LinearBatchSize(4)(0, 4, 1) == 4  # one epoch: the starting size
 
@@ -444,13 +445,56 @@ def test_batch_schedule_forms_and_callables():
     assert history["batch_size"] == [8, 4, 2]
 
 
-@pytest.mark.parametrize("spec", ["linear", "linear:0", "linear:x", "step:2", 8, {"final": 8}])
+@pytest.mark.parametrize(
+    "spec", ["linear", "linear:0", "linear:x", "linear:\u00b2", "step:2", 8, {"final": 8}]
+)
 def test_bad_batch_schedule(spec):
     from gnet.errors import ConfigError
 
     X, y = blobs(n=10)
     with pytest.raises(ConfigError, match="batch_schedule"):
         small_net("cpu").fit(X, y, epochs=1, batch_size=4, batch_schedule=spec)
+
+
+def test_batch_schedule_callables_are_checked_and_seen_from_the_start():
+    from gnet.errors import ConfigError
+
+    X, y = blobs(n=16)
+
+    class Begin(Callback):
+        def on_train_begin(self, net, info):
+            self.info = dict(info)
+
+    begin = Begin()
+    history = small_net("cpu").fit(
+        X,
+        y,
+        epochs=2,
+        batch_size=8,
+        callbacks=[begin],
+        batch_schedule=lambda epoch, base, epochs: np.int64(base // (epoch + 2)),
+    )
+    assert history["batch_size"] == [4, 2]
+    assert (begin.info["batch_size"], begin.info["batches"]) == (4, 4)
+    for bad in (0, 2.5, True, "4"):
+        with pytest.raises(ConfigError, match=f"batch_schedule: gave {bad!r} for epoch 1"):
+            small_net("cpu").fit(X, y, epochs=1, batch_schedule=lambda e, b, n, v=bad: v)
+
+
+def test_sgd_subclass_with_its_own_update_gets_unscaled_gradients():
+    class Plain(optim.SGD):
+        def update(self, key, p, g):
+            p -= self.learning_rate * g
+            return p
+
+    assert optim.SGD(0.1).gradient_scale == 0.1
+    assert Plain(0.1).gradient_scale == 1.0
+    X, y = blobs(n=12)
+    a, b = small_net("cpu"), small_net("cpu")
+    a.fit(X, y, epochs=2, batch_size=4, optimizer=Plain(0.1), shuffle=False)
+    b.fit(X, y, epochs=2, batch_size=4, optimizer=optim.SGD(0.1), shuffle=False)
+    for p, q in zip(host(a.parameters()), host(b.parameters()), strict=True):
+        np.testing.assert_allclose(p, q, rtol=1e-12)
 
 
 @pytest.mark.parametrize("mode", ["per-sample", "full-batch"])
