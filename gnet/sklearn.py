@@ -14,7 +14,7 @@ Hyperparameter names follow scikit-learn's ``MLPClassifier`` where it has
 one (``hidden_layer_sizes``, ``activation``, ``momentum``, ``batch_size``,
 ``early_stopping``, ``validation_fraction``, ``shuffle``, ``warm_start``,
 ``partial_fit``); the rest are gnet's (``optimizer``, ``learning_rate``,
-``epochs``, ``l2``, ``dropout``, ``device``, ``seed``).
+``epochs``, ``l2``, ``dropout``, ``dropconnect``, ``device``, ``seed``).
 
 Devices ("everything follows X"): ``device`` is any gnet device string
 ("cpu", "cuda", "cuda:N", "torch", "torch:cuda", "strict"). Host data
@@ -80,6 +80,7 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     batch_size : rows per mini-batch (capped at the number of samples)
     epochs : passes over the data per ``fit`` (``partial_fit`` does one)
     dropout : inverted-dropout rate on each hidden layer's output, in [0, 1)
+    dropconnect : DropConnect rate on the weights into each hidden layer, in [0, 1)
     l2 : L2 penalty on the weights (adds ``l2 * W`` to the gradient)
     early_stopping : None/False for off; an integer patience in epochs
         (``True`` means 10) on the validation loss; the best weights are kept
@@ -134,6 +135,7 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         batch_size: int = 128,
         epochs: int = 10,
         dropout: float = 0.0,
+        dropconnect: float = 0.0,
         l2: float = 0.0,
         early_stopping: int | bool | None = None,
         validation_fraction: float = 0.1,
@@ -155,6 +157,7 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.batch_size = batch_size
         self.epochs = epochs
         self.dropout = dropout
+        self.dropconnect = dropconnect
         self.l2 = l2
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -242,6 +245,7 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             dtype=self.dtype,
             seed=self.seed,
             dropout=self.dropout,
+            dropconnect=self.dropconnect,
             class_names=[str(c) for c in classes],
             input_mean=mean,
             input_std=std,

@@ -186,6 +186,13 @@ def test_optimizers_dropout_and_l2_learn(optimizer):
     assert clf.fit(X, y).score(X, y) > 0.95
 
 
+def test_dropconnect_reaches_the_network_and_learns():
+    X, y = blobs()
+    clf = GNetClassifier(hidden_layer_sizes=(16,), dropconnect=0.3, epochs=30, batch_size=32)
+    assert clf.fit(X, y).network_.dropconnect == 0.3
+    assert clf.score(X, y) > 0.95
+
+
 def test_normalize_stores_the_input_statistics():
     X, y = blobs()
     X = X * 50.0 + 100.0
