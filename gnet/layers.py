@@ -30,6 +30,7 @@ class Dense:
         self._Z: Any = None
         self._A: Any = None
         self._M: Any = None  # this batch's DropConnect weight mask, if any
+        self._W: Any = None  # the weights the batch used: W, or W * M
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -47,7 +48,7 @@ class Dense:
         Z += self.bias  # in place: one (batch, out) allocation fewer per layer
         A = self.activation.forward(self.xp, Z)
         if keep:
-            self._X, self._Z, self._A, self._M = X, Z, A, weight_mask
+            self._X, self._Z, self._A, self._M, self._W = X, Z, A, weight_mask, W
         return A
 
     def backward(self, dA: Any = None, dZ: Any = None, need_dX: bool = True) -> Any:
@@ -63,11 +64,16 @@ class Dense:
         else:
             self.dW = X.T @ dZ
             self.db = xp.sum(dZ, axis=0)
-        M = self._M
-        if M is None:
-            return dZ @ self.weight.T if need_dX else None
-        self.dW *= M  # dL/dW = (X^T dZ) * M: a dropped weight gets no gradient
-        return dZ @ (self.weight * M).T if need_dX else None
+        if self._M is not None:
+            self.dW *= self._M  # dL/dW = (X^T dZ) * M: a dropped weight gets no gradient
+        return dZ @ self._W.T if need_dX else None
+
+
+def inverted_mask(xp: Any, uniform: Any, rate: float, dtype: Any) -> Any:
+    """0 where ``uniform`` < ``rate`` (dropped), 1 / (1 - rate) elsewhere (kept),
+    so that the masked values keep their expectation: the mask of dropout
+    (on units) and of DropConnect (on weights)."""
+    return xp.astype(uniform >= rate, dtype) * (1.0 / (1.0 - rate))
 
 
 class Dropout:
@@ -82,7 +88,7 @@ class Dropout:
         """Apply a new mask drawn from ``uniform`` (an array shaped like A of
         U[0,1) samples), or the given ``mask`` (tests use a fixed one)."""
         if mask is None:
-            mask = xp.astype(uniform >= self.rate, A.dtype) * (1.0 / (1.0 - self.rate))
+            mask = inverted_mask(xp, uniform, self.rate, A.dtype)
         self.mask = mask
         return A * mask
 

@@ -22,7 +22,7 @@ from .activations import canonical_name, get_activation
 from .errors import ConfigError
 from .init import get_initializer
 from .inputs import features, labels
-from .layers import Dense, Dropout
+from .layers import Dense, Dropout, inverted_mask
 from .losses import get_loss
 from .metrics import confusion_matrix, macro_f1, one_hot, per_class
 
@@ -216,8 +216,7 @@ class Network:
     def _weight_mask(self, layer: Dense) -> Any:
         """A new DropConnect mask for ``layer``'s weights: 0 or 1 / (1 - rate)."""
         U = self.backend.uniform(self._dropout_rng, tuple(layer.weight.shape), self.dtype)
-        keep = self.xp.astype(U >= self.dropconnect, self.dtype)
-        return keep * (1.0 / (1.0 - self.dropconnect))
+        return inverted_mask(self.xp, U, self.dropconnect, self.dtype)
 
     def backward(self, A: Any, Y: Any, scale: float = 1.0) -> None:
         """Backpropagate the batch-mean loss of output A against one-hot Y;
