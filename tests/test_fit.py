@@ -14,7 +14,7 @@ import pytest
 
 from gnet import optim
 from gnet.backend import to_numpy
-from gnet.errors import TrainingDiverged
+from gnet.errors import ConfigError, TrainingDiverged
 from gnet.network import Network
 from gnet.train import Callback, History
 
@@ -61,6 +61,16 @@ class Recorder(Callback):
         self.logs.append(dict(logs))
         if self.net is not None:
             self.weights.append(host(self.net.copy_parameters()))
+
+
+class StopAfter(Callback):
+    """Sets ``net.stop_training`` at the end of epoch ``epoch`` (an interrupted run)."""
+
+    def __init__(self, net, epoch):
+        self.net, self.epoch = net, epoch
+
+    def on_epoch_end(self, epoch, logs):
+        self.net.stop_training = epoch == self.epoch
 
 
 # ---------------------------------------------------------------- modes
@@ -305,12 +315,7 @@ def test_stop_training_from_a_callback(device):
     X, y = blobs(n=10)
     net = small_net(device)
 
-    class StopAfterTwo(Callback):
-        def on_epoch_end(self, epoch, logs):
-            if epoch == 2:
-                net.stop_training = True
-
-    history = net.fit(X, y, epochs=5, mode="full-batch", callbacks=[StopAfterTwo()])
+    history = net.fit(X, y, epochs=5, mode="full-batch", callbacks=[StopAfter(net, 2)])
     assert [e["epoch"] for e in history.epochs] == [1, 2]
     assert net.epochs_trained == 2
     # The flag does not carry over into the next fit.
@@ -449,16 +454,12 @@ def test_batch_schedule_forms_and_callables():
     "spec", ["linear", "linear:0", "linear:x", "linear:\u00b2", "step:2", 8, {"final": 8}]
 )
 def test_bad_batch_schedule(spec):
-    from gnet.errors import ConfigError
-
     X, y = blobs(n=10)
     with pytest.raises(ConfigError, match="batch_schedule"):
         small_net("cpu").fit(X, y, epochs=1, batch_size=4, batch_schedule=spec)
 
 
 def test_batch_schedule_callables_are_checked_and_seen_from_the_start():
-    from gnet.errors import ConfigError
-
     X, y = blobs(n=16)
 
     class Begin(Callback):
@@ -499,8 +500,6 @@ def test_sgd_subclass_with_its_own_update_gets_unscaled_gradients():
 
 @pytest.mark.parametrize("mode", ["per-sample", "full-batch"])
 def test_batch_schedule_needs_mini_batch(mode):
-    from gnet.errors import ConfigError
-
     X, y = blobs(n=10)
     with pytest.raises(ConfigError, match="batch_schedule: only for mode mini-batch"):
         small_net("cpu").fit(X, y, epochs=1, mode=mode, batch_schedule="linear:2")
@@ -511,13 +510,6 @@ def test_batch_and_lr_schedules_resume_bit_identically(device):
     with both schedules ends with the weights of an uninterrupted one."""
     X, y = blobs(n=21)
     kwargs = dict(batch_size=8, batch_schedule="linear:2", lr_schedule="linear:0.01")
-
-    class StopAfter(Callback):
-        def __init__(self, net, epoch):
-            self.net, self.epoch = net, epoch
-
-        def on_epoch_end(self, epoch, logs):
-            self.net.stop_training = epoch == self.epoch
 
     whole = small_net(device, seed=3)
     full = whole.fit(X, y, epochs=5, optimizer=optim.SGD(0.2, momentum=0.9), **kwargs)
@@ -562,13 +554,6 @@ def test_dropconnect_trains_reproducibly_and_resumes_bit_identically(device):
     weights, a run stopped after 2 of 4 epochs and continued ends where an
     uninterrupted one does, and inference uses the whole weights."""
     X, y = blobs(n=20)
-
-    class StopAfter(Callback):
-        def __init__(self, net, epoch):
-            self.net, self.epoch = net, epoch
-
-        def on_epoch_end(self, epoch, logs):
-            self.net.stop_training = epoch == self.epoch
 
     def train(stop=None):
         net = small_net(device, seed=6, dropconnect=0.5)
