@@ -503,6 +503,13 @@ def _writable_file(path: str, flag: str) -> Path:
     return target
 
 
+def _plot_output(args: argparse.Namespace, what: str) -> tuple[Any, Path | None]:
+    """(gnet.plots, the --plot folder), checked before any work; (None, None) without --plot."""
+    if not args.plot:
+        return None, None
+    return _optional("gnet.plots", f"--plot ({what})"), _writable_dir(args.plot, "--plot")
+
+
 def _writable_dir(path: str, flag: str) -> Path:
     """Create the folder ``path`` if needed and check that files can be written in it."""
     folder = Path(path)
@@ -793,10 +800,7 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
     ckpt_dir = (
         _writable_dir(args.checkpoint_dir, "--checkpoint-dir") if args.checkpoint_dir else None
     )
-    plots = None
-    if args.plot:
-        plots = _optional("gnet.plots", "--plot (training plots)")
-        plot_dir = _writable_dir(args.plot, "--plot")
+    plots, plot_dir = _plot_output(args, "training plots")
     augment = _augmenter(config)
 
     # ---- data, network, optimiser
@@ -933,10 +937,7 @@ def cmd_evaluate(args: argparse.Namespace, out: Output) -> int:
     metrics_path = (
         _writable_file(args.metrics_json, "--metrics-json") if args.metrics_json else None
     )
-    plots = None
-    if args.plot:
-        plots = _optional("gnet.plots", "--plot (evaluation plots)")
-        plot_dir = _writable_dir(args.plot, "--plot")
+    plots, plot_dir = _plot_output(args, "evaluation plots")
     net = load_model(args.model, device=backend)
     dataset = args.dataset or net.metadata.get("dataset") or "mnist"
     _, (X_test, y_test) = _load_dataset(args, dataset, args.limit)
