@@ -9,18 +9,30 @@ arrays through ``array_api_compat.array_namespace``.
 Device strings::
 
     cpu                 NumPy
-    cuda, cuda:N        CuPy on GPU N
+    cuda, cuda:N        CuPy on its current GPU (normally 0, the first of
+                        CUDA_VISIBLE_DEVICES), or on GPU N
     torch, torch:cuda   PyTorch (CPU, or its default / N-th CUDA device)
     strict              array-api-strict on its non-default Device("device1"),
                         with data-dependent shapes and boolean indexing off
-    auto                cuda when CuPy sees a GPU, else cpu
+    auto                cuda when CuPy sees a GPU that passes the probe, else
+                        cpu; cpu for per-sample mode (see :func:`choose_auto`)
+
+Creating a CuPy backend runs a tiny probe on its GPU (one elementwise kernel,
+compiled by NVRTC, and one matmul, through cuBLAS), so a broken CUDA install
+is one :class:`~gnet.errors.DeviceError` line saying what to install, not a
+traceback at the first kernel. CuPy puts new arrays on the *current* GPU
+(array-api-compat ignores ``device=`` in its creation functions), so every
+entry point runs inside :meth:`Backend.context`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import importlib
+import importlib.util
+import logging
 import os
-from dataclasses import dataclass
 from typing import Any
 
 import array_api_compat as compat
@@ -30,21 +42,62 @@ from .errors import DeviceError
 
 Array = Any
 
+logger = logging.getLogger(__name__)
+
 DEVICE_NAMES = ("cpu", "cuda", "cuda:N", "torch", "torch:cuda", "strict", "auto")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Backend:
     """An Array API namespace and a device.
 
     ``name`` is one of ``numpy``, ``cupy``, ``torch``, ``strict``;
-    ``spec`` is the device string it was made from.
+    ``spec`` is the device string it was made from; ``reason`` says why
+    ``auto`` chose this backend (empty for an explicit device).
+
+    Two backends are equal, and hash alike, when they are the same library
+    on the same device (``cuda`` and ``cuda:0`` are one GPU), so a backend
+    can key a dict or a cache (a CuPy ``Device`` itself is not hashable).
     """
 
     name: str
     spec: str
     xp: Any
     device: Any
+    reason: str = dataclasses.field(default="", compare=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(library, device) as plain strings: what equality and hashing use."""
+        if self.name == "cupy":
+            return (self.name, f"cuda:{self.device.id}")
+        return (self.name, str(self.device))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Backend) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    @property
+    def is_gpu(self) -> bool:
+        """True for CuPy and for torch on a CUDA device (kernel launches, async work)."""
+        return self.name == "cupy" or (self.name == "torch" and self.device.type == "cuda")
+
+    def context(self) -> contextlib.AbstractContextManager[Any]:
+        """A context in which new arrays land on this backend's device.
+
+        On CuPy it makes this backend's GPU current (``cupy.cuda.Device``) and
+        restores the previous one on exit; elsewhere it does nothing. Cheap
+        (no allocation, no synchronisation) and re-entrant: wrap every entry
+        point (fit, evaluate, predict, a benchmark) in ``with
+        backend.context():``. A fresh ``Device`` per call keeps threads that
+        share a backend from sharing CuPy's per-object device stack.
+        """
+        if self.name == "cupy":
+            device: contextlib.AbstractContextManager[Any] = type(self.device)(self.device.id)
+            return device
+        return contextlib.nullcontext()
 
     def asarray(self, a: Any, dtype: Any = None) -> Array:
         """Move ``a`` (host data or an array of this backend) onto the device."""
@@ -62,20 +115,34 @@ class Backend:
         return self.xp.asarray(a, dtype=dtype, device=self.device)
 
     def synchronize(self) -> None:
-        """Wait until the device has finished all queued work (for timings)."""
+        """Wait until this backend's device has finished all queued work (for
+        timings), whichever device is current; a no-op on the CPU."""
         if self.name == "cupy":
-            self.xp.cuda.get_current_stream().synchronize()
+            self.device.synchronize()  # switches to the device, then cudaDeviceSynchronize
         elif self.name == "torch" and self.device.type == "cuda":
             import torch
 
             torch.cuda.synchronize(self.device)
 
     def random_generator(self, seed: int | list[int]) -> Any:
-        """A generator for :meth:`uniform`, on the device where the library has one."""
+        """A generator for :meth:`uniform`, on the device where the library has one.
+
+        Cheap to call on the host (a seed is hashed, nothing is drawn), but on
+        CuPy the first draws set up cuRAND state on the GPU, which is not free
+        on a large GPU: make one per fit and keep drawing from it, rather than
+        one per epoch or per batch. Call it inside :meth:`context` so CuPy's
+        state lands on this backend's GPU.
+        """
         if self.name == "cupy":
-            return self.xp.random.default_rng(
-                int(np.random.SeedSequence(seed).generate_state(1)[0])
-            )
+            import cupy
+
+            try:
+                return cupy.random.default_rng(_seed_int(seed))
+            except Exception as exc:  # cuRAND missing or broken
+                raise DeviceError(
+                    f"{self.spec}: CuPy cannot create a random generator "
+                    f"({_first_line(exc)}); {_install_hint()}"
+                ) from exc
         if self.name == "torch":
             import torch
 
@@ -133,22 +200,80 @@ def _import(module: str, install_hint: str) -> Any:
         raise DeviceError(f"{module} is not installed: {install_hint}") from exc
 
 
-def _cupy_backend(spec: str, index: int) -> Backend:
-    cupy = _import(
-        "cupy",
-        "install gnet with CUDA support: pip install 'gnet[cuda12]' (or [cuda13] for CUDA 13)",
+_PROBED: set[int] = set()  # GPUs whose probe passed in this process
+
+
+def _install_hint() -> str:
+    """What to install for a working CuPy, for the CUDA major of the CuPy present."""
+    from importlib import metadata
+
+    for extra, dist in (("cuda13", "cupy-cuda13x"), ("cuda12", "cupy-cuda12x")):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            metadata.version(dist)
+            return (
+                f"install CuPy with the CUDA libraries it needs (NVRTC, cuBLAS, cuRAND): "
+                f"pip install 'gnet[{extra}]' (that is {dist}[ctk])"
+            )
+    return (
+        "install CuPy with the CUDA libraries it needs (NVRTC, cuBLAS, cuRAND): "
+        "pip install 'gnet[cuda12]' for CUDA 12 drivers, or 'gnet[cuda13]' for CUDA 13"
     )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    line = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+def _probe_cupy(cupy: Any, spec: str, index: int) -> None:
+    """One elementwise kernel and one matmul on GPU ``index``, read back and checked.
+
+    The elementwise kernel is compiled at run time by NVRTC and the matmul goes
+    through cuBLAS: the two libraries a CuPy wheel without its ``ctk`` extra
+    (or a CUDA toolkit) lacks. A failure is one ``DeviceError`` line.
+    """
+    host = np.arange(6, dtype=np.float32).reshape(2, 3)
+    step = "copy data to the GPU"
+    try:
+        with cupy.cuda.Device(index):
+            a = cupy.asarray(host)
+            step = "run an elementwise kernel (compiled by NVRTC)"
+            b = a + 1
+            step = "run a matmul (cuBLAS)"
+            c = b @ b.T
+            step = "read a result back"
+            got = c.get()
+    except Exception as exc:
+        text = _first_line(exc)
+        hint = _install_hint()
+        if "driver" in text.lower():
+            hint = "update the NVIDIA driver, or " + hint.replace("install", "use", 1)
+        raise DeviceError(f"--device {spec}: CUDA cannot {step} ({text}); {hint}") from exc
+    if not np.array_equal(got, (host + 1) @ (host + 1).T):
+        raise DeviceError(f"--device {spec}: the GPU probe gave wrong results; {_install_hint()}")
+
+
+def _cupy_backend(spec: str, index: int | None) -> Backend:
+    """CuPy on GPU ``index`` (``None``: CuPy's current GPU), probed once per process."""
+    cupy = _import("cupy", _install_hint())
     try:
         count = cupy.cuda.runtime.getDeviceCount()
+        if index is None:
+            index = int(cupy.cuda.runtime.getDevice())
     except Exception as exc:  # CUDA driver missing or broken
-        raise DeviceError(f"--device {spec}: CuPy finds no usable GPU ({exc})") from exc
+        raise DeviceError(
+            f"--device {spec}: CuPy finds no usable GPU ({_first_line(exc)})"
+        ) from exc
     if count == 0:
         raise DeviceError(f"--device {spec}: CuPy finds no GPU; use --device cpu")
     if index >= count:
         raise DeviceError(f"--device {spec}: there are only {count} GPU(s) (0..{count - 1})")
-    device = cupy.cuda.Device(index)
-    device.use()
-    return Backend("cupy", spec, compat.array_namespace(cupy.empty(0)), device)
+    if index not in _PROBED:
+        _probe_cupy(cupy, spec, index)
+        _PROBED.add(index)
+    xp = importlib.import_module("array_api_compat.cupy")
+    return Backend("cupy", spec, xp, cupy.cuda.Device(index))
 
 
 def _torch_backend(spec: str, target: str) -> Backend:
@@ -166,7 +291,7 @@ def _strict_backend(spec: str) -> Backend:
 
 
 def cuda_available() -> bool:
-    """True when CuPy is importable and sees at least one GPU."""
+    """True when CuPy is importable and sees at least one GPU (no probe)."""
     try:
         cupy = importlib.import_module("cupy")
         return bool(cupy.is_available())
@@ -174,25 +299,53 @@ def cuda_available() -> bool:
         return False
 
 
-def get_backend(device: str | Backend | None = None) -> Backend:
+def choose_auto(mode: str | None = None) -> tuple[str, str]:
+    """(device, reason): what ``auto`` takes for a training ``mode``, and why.
+
+    ``cuda`` when CuPy sees a GPU that passes the probe, else ``cpu`` with the
+    reason (CuPy missing, no GPU, or the probe's error). ``per-sample`` mode
+    takes the CPU without looking: a batch of one launches dozens of tiny
+    kernels per sample, each costing more on a GPU than the arithmetic on a
+    CPU. Nothing is printed; the reason is returned (and logged by
+    :func:`get_backend`).
+    """
+    if mode == "per-sample":
+        return "cpu", ("per-sample mode runs dozens of tiny kernels per sample, faster on the CPU")
+    if importlib.util.find_spec("cupy") is None:
+        return "cpu", "CuPy is not installed"
+    if not cuda_available():
+        return "cpu", "CuPy sees no GPU"
+    try:
+        _cupy_backend("cuda", None)
+    except DeviceError as exc:
+        return "cpu", f"the GPU is not usable: {exc}"
+    return "cuda", "CuPy sees a GPU that passed the probe"
+
+
+def get_backend(device: str | Backend | None = None, mode: str | None = None) -> Backend:
     """The backend for a device string (see the module docstring).
 
-    ``None`` means ``$GNET_DEVICE``, else ``cpu``. Raises
+    ``None`` means ``$GNET_DEVICE``, else ``cpu``. ``mode`` (a training mode)
+    only matters for ``auto`` (see :func:`choose_auto`); the backend ``auto``
+    returns carries its choice's ``reason``, which is also logged. Raises
     :class:`~gnet.errors.DeviceError` when the library or device is missing
-    and ``ValueError`` for a string that names no device.
+    or a GPU fails its probe, and ``ValueError`` for a string that names no
+    device.
     """
     if isinstance(device, Backend):
         return device
     spec = (device or os.environ.get("GNET_DEVICE") or "cpu").strip().lower()
     if spec == "auto":
-        return get_backend("cuda" if cuda_available() else "cpu")
+        chosen, reason = choose_auto(mode)
+        logger.info("device auto: using %s (%s)", chosen, reason)
+        return dataclasses.replace(get_backend(chosen), reason=reason)
     if spec in ("cpu", "numpy"):
         return Backend("numpy", spec, compat.array_namespace(np.empty(0)), "cpu")
     if spec == "cuda" or spec.startswith("cuda:"):
-        index = spec.partition(":")[2] or "0"
-        if not index.isdigit():
+        index = spec.partition(":")[2]
+        if spec != "cuda" and not index.isdigit():
             raise ValueError(f"device {spec!r}: expected cuda or cuda:N with N a GPU number")
-        return _cupy_backend(spec, int(index))
+        return _cupy_backend(spec, int(index) if index else None)
     if spec == "torch" or spec.startswith("torch:"):
         return _torch_backend(spec, spec.partition(":")[2] or "cpu")
     if spec == "strict":
