@@ -687,6 +687,7 @@ def test_canonical_name_lists():
 def test_defaults():
     assert DEFAULTS == {
         "layers": [784, 256, 10],
+        "input_shape": [784],
         "activations": ["relu", "softmax"],
         "loss": "cross-entropy",
         "init": "he",
