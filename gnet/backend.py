@@ -95,7 +95,9 @@ class Backend:
         share a backend from sharing CuPy's per-object device stack.
         """
         if self.name == "cupy":
-            device: contextlib.AbstractContextManager[Any] = type(self.device)(self.device.id)
+            import cupy
+
+            device: contextlib.AbstractContextManager[Any] = cupy.cuda.Device(self.device.id)
             return device
         return contextlib.nullcontext()
 
@@ -220,6 +222,16 @@ def _install_hint() -> str:
     )
 
 
+def _fix_hint(error: str) -> str:
+    """What to do about a CUDA error: a driver too old for CuPy's CUDA, or missing libraries."""
+    if "driver" in error.lower():
+        return (
+            "update the NVIDIA driver, or use the CuPy for the driver's CUDA "
+            "('gnet[cuda12]' or 'gnet[cuda13]'; nvidia-smi shows the driver's CUDA version)"
+        )
+    return _install_hint()
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     line = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
@@ -246,10 +258,9 @@ def _probe_cupy(cupy: Any, spec: str, index: int) -> None:
             got = c.get()
     except Exception as exc:
         text = _first_line(exc)
-        hint = _install_hint()
-        if "driver" in text.lower():
-            hint = "update the NVIDIA driver, or " + hint.replace("install", "use", 1)
-        raise DeviceError(f"--device {spec}: CUDA cannot {step} ({text}); {hint}") from exc
+        raise DeviceError(
+            f"--device {spec}: CUDA cannot {step} ({text}); {_fix_hint(text)}"
+        ) from exc
     if not np.array_equal(got, (host + 1) @ (host + 1).T):
         raise DeviceError(f"--device {spec}: the GPU probe gave wrong results; {_install_hint()}")
 
@@ -262,8 +273,9 @@ def _cupy_backend(spec: str, index: int | None) -> Backend:
         if index is None:
             index = int(cupy.cuda.runtime.getDevice())
     except Exception as exc:  # CUDA driver missing or broken
+        text = _first_line(exc)
         raise DeviceError(
-            f"--device {spec}: CuPy finds no usable GPU ({_first_line(exc)})"
+            f"--device {spec}: CuPy finds no usable GPU ({text}); {_fix_hint(text)}"
         ) from exc
     if count == 0:
         raise DeviceError(f"--device {spec}: CuPy finds no GPU; use --device cpu")
