@@ -6,6 +6,9 @@ net = gnet.Network([784, 128, 10], ["relu", "softmax"], device="cpu", seed=0)
 net.fit(X, y, epochs=10, batch_size=128,
         optimizer=gnet.optim.SGD(learning_rate=0.1, momentum=0.9))
 print(net.evaluate(X_test, y_test)["accuracy"])
+
+result = gnet.run("configs/mnist-fast.json", device="cpu")   # what `gnet train` does
+print(result.metrics["test"]["accuracy"])
 """
 
 import logging
@@ -24,6 +27,11 @@ from .errors import (
 )
 from .io import load_model as load
 from .network import Network
+
+# Imported here, not on first use through __getattr__: the submodule gnet.run
+# and the function share a name, and a lazy lookup would hand out the module
+# once anything had imported it. run.py imports its dependencies when called.
+from .run import RunResult, run
 from .train import Callback, History
 
 __version__ = "0.1.0"
@@ -58,5 +66,7 @@ __all__ = [
     "get_backend",
     "load",
     "optim",
+    "run",
+    "RunResult",
     "to_numpy",
 ]

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import gnet
+import gnet.optional
 from gnet import cli
 from gnet.backend import cuda_available
 from gnet.config import DEFAULTS
@@ -353,7 +354,7 @@ def test_plot_calls_the_plots_module(tmp_path, capsys, monkeypatch, data_root):
             calls["evaluation"] = (X_test.shape, report["accuracy"])
             return [Path(out_dir) / "confusion_matrix.png"]
 
-    monkeypatch.setattr(cli, "_optional", lambda module, feature: FakePlots)
+    monkeypatch.setattr(gnet.optional, "require", lambda module, feature: FakePlots)
     code, out, err = run(capsys, *train_args(data_root, "--plot", tmp_path / "plots"))
     assert code == 0, err
     assert calls["training"] == (2, 2, tmp_path / "plots")
@@ -450,7 +451,7 @@ def test_evaluate_plot_calls_the_plots_module(tmp_path, capsys, monkeypatch, mod
             calls.append(Path(out_dir))
             return [Path(out_dir) / "confusion_matrix.png"]
 
-    monkeypatch.setattr(cli, "_optional", lambda module, feature: FakePlots)
+    monkeypatch.setattr(gnet.optional, "require", lambda module, feature: FakePlots)
     code, _, err = run(
         capsys,
         "evaluate",
@@ -533,7 +534,7 @@ def test_demo_calls_serve(capsys, monkeypatch, model_path):
         def serve(path, host, port, open_browser):
             calls.append((path, host, port, open_browser))
 
-    monkeypatch.setattr(cli, "_optional", lambda module, feature: FakeDemo)
+    monkeypatch.setattr(gnet.optional, "require", lambda module, feature: FakeDemo)
     assert run(capsys, "demo", model_path, "--port", "9001", "--open")[0] == 0
     assert calls == [(str(model_path), "127.0.0.1", 9001, True)]
 
@@ -878,7 +879,7 @@ def test_augment_is_wired_to_the_augment_module(capsys, monkeypatch, data_root):
             calls.append((spec, image_shape, seed))
             return lambda xp, X, epoch, batch: X
 
-    monkeypatch.setattr(cli, "_optional", lambda module, feature: FakeAugment)
+    monkeypatch.setattr(gnet.optional, "require", lambda module, feature: FakeAugment)
     code, _, err = run(capsys, *train_args(data_root, "--augment", "2", "--seed", "5", "-q"))
     assert code == 0, err
     assert calls == [(2, (28, 28), 5)]

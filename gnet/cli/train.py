@@ -1,0 +1,309 @@
+"""``gnet train``: flags -> :func:`gnet.run`, and its progress and results as text.
+
+The configuration flags are generated from gnet.config's key table (one
+``--name`` per key that declares a Flag, with the key's help text); flags
+override the config file, defaults fill the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from ..config import TABLE, Key
+from ..errors import ConfigError
+from . import base
+from .base import EXIT_OK, PROG, Output, Parents, plural
+
+# Flags that map one to one onto configuration keys (DESIGN "Config file").
+CONFIG_FLAGS = tuple(key.name for key in TABLE if key.flag is not None)
+# What --resume lets a user change: where things go, not what is trained.
+RESUME_FLAGS = ("epochs",)
+PROGRESS_HZ = 10  # progress-bar refreshes per second (each reads the device)
+
+
+def add_parser(sub: Any, parents: Parents) -> argparse.ArgumentParser:
+    train: argparse.ArgumentParser = sub.add_parser(
+        "train",
+        parents=[parents.common, parents.device, parents.data],
+        help="train a network, print its test results, optionally save it",
+        description="Train a network on MNIST or Fashion-MNIST. Flags override "
+        "the config file; defaults fill the rest (configs/default.json).",
+    )
+    train.add_argument(
+        "--config",
+        metavar="FILE",
+        help="JSON configuration (gnet's, the seeds' or neural-net-rs's format)",
+    )
+    for key in TABLE:
+        if key.flag is not None:
+            _add_config_flag(train, key)
+    train.add_argument("--out", metavar="MODEL", help="save the trained model here")
+    train.add_argument("--checkpoint-dir", metavar="DIR", help="write a checkpoint every epoch")
+    train.add_argument(
+        "--resume",
+        metavar="CHECKPOINT",
+        help="continue from a checkpoint file (or the latest one in a folder)",
+    )
+    train.add_argument("--metrics-json", metavar="FILE", help="write the results as JSON")
+    train.add_argument("--plot", metavar="DIR", help="write training and evaluation plots (PNG)")
+    train.add_argument("--limit", type=base.positive_int, metavar="N", help=argparse.SUPPRESS)
+    train.add_argument("--quiet", "-q", action="store_true", help="print only the final line")
+    return train
+
+
+def _add_config_flag(parser: argparse.ArgumentParser, key: Key) -> None:
+    flag = key.flag
+    assert flag is not None
+    options: dict[str, Any] = {"dest": key.name, "help": key.help}
+    if flag.kind == "bool":
+        options.update(action=argparse.BooleanOptionalAction, default=None)
+    elif flag.kind == "lower":
+        options.update(type=str.lower, choices=key.names)
+    elif flag.kind == "int":
+        options.update(type=base.int_at_least(flag.minimum), metavar=flag.metavar)
+    elif flag.kind == "float":
+        options.update(type=float, metavar=flag.metavar)
+    else:
+        options.update(metavar=flag.metavar)
+    parser.add_argument(key.option, *flag.aliases, **options)
+
+
+# ====================================================================== command
+
+
+def cmd_train(args: argparse.Namespace, out: Output) -> int:
+    from ..report import duration_text, evaluation_text
+    from ..run import require, run, writable_dir, writable_file
+
+    started = time.perf_counter()
+    # ---- everything that can be checked is checked before the data loads
+    config = None
+    if args.resume:
+        given = [
+            "--" + k.replace("_", "-")
+            for k in CONFIG_FLAGS
+            if getattr(args, k) is not None and k not in RESUME_FLAGS
+        ] + (["--config"] if args.config else [])
+        if given:
+            raise ConfigError(
+                f"--resume {args.resume}: the training options come from the checkpoint; "
+                f"only --epochs may change (remove {', '.join(given)})"
+            )
+    else:
+        config = _resolve_config(args)
+    device = base.backend(args.device, out, args.thread_limit)
+    if args.out:
+        writable_file(args.out, "--out")
+    if args.metrics_json:
+        writable_file(args.metrics_json, "--metrics-json")
+    if args.checkpoint_dir:
+        writable_dir(args.checkpoint_dir, "--checkpoint-dir")
+    if args.plot:
+        require("gnet.plots", "--plot (training plots)")
+        writable_dir(args.plot, "--plot")
+
+    display = (
+        _ProgressBars(out, args.thread_limit)
+        if out.is_terminal and not out.quiet
+        else _EpochLines(out, args.thread_limit)
+    )
+    try:
+        result = run(
+            config,
+            device=device,
+            data_dir=args.data_dir,
+            download=args.download,
+            limit=args.limit,
+            callbacks=[display],
+            checkpoint_dir=args.checkpoint_dir,
+            resume=args.resume,
+            out=args.out,
+            metrics_json=args.metrics_json,
+            plot_dir=args.plot,
+            epochs=args.epochs if args.resume else None,
+        )
+    except KeyboardInterrupt:
+        display.close()
+        if args.checkpoint_dir and display.net is not None:
+            sys.stderr.write(
+                f"{PROG}: interrupted after epoch {display.net.epochs_trained}; continue with: "
+                f"gnet train --resume {args.checkpoint_dir}\n"
+            )
+        raise
+    finally:
+        display.close()
+
+    history, report, net = result.history, result.report, result.network
+    dataset = result.config["dataset"]
+    if history.stopped_early:
+        out.print(
+            f"early stopping after epoch {history.epochs[-1]['epoch']}: restored the weights "
+            f"of epoch {history.best_epoch}"
+        )
+    out.print("")
+    out.print(evaluation_text(report, net.class_names))
+    base.print_references(out, dataset, report["accuracy"])
+    if result.plots:
+        out.print("plots: " + ", ".join(str(p) for p in result.plots))
+    total = time.perf_counter() - started
+    n = report["n_samples"]
+    correct = round(report["accuracy"] * n)
+    saved = f"; model saved to {result.out}" if result.out else ""
+    out.final(
+        f"test accuracy {100 * report['accuracy']:.2f}% ({correct}/{n}) on {dataset} after "
+        f"{plural(net.epochs_trained, 'epoch')}; training {duration_text(history.seconds)}, "
+        f"total {duration_text(total)}{saved}"
+    )
+    return EXIT_OK
+
+
+def _resolve_config(args: argparse.Namespace) -> dict[str, Any]:
+    """DEFAULTS < --config file < flags, with errors naming the file or the flags."""
+    from ..config import load_config, resolve
+
+    flags = {key: getattr(args, key) for key in CONFIG_FLAGS}
+    file_config = load_config(args.config) if args.config else None
+    try:
+        return resolve(file_config, flags)
+    except ConfigError as exc:
+        if file_config is None:
+            raise ConfigError(f"command line: {exc}") from None
+        try:
+            resolve(file_config, None)
+        except ConfigError:
+            raise ConfigError(f"config file {args.config}: {exc}") from None
+        raise ConfigError(f"command line: {exc}") from None
+
+
+def describe_run(info: dict[str, Any], threads: int | None) -> str:
+    """One line: data, network, training recipe and device of a run (gnet.run's on_run_begin)."""
+    config, backend = info["config"], info["backend"]
+    if isinstance(config["layers"][0], dict):
+        shape = "x".join(str(n) for n in config["input_shape"])
+        arch = f"{shape} -> " + ", ".join(_layer_text(spec) for spec in config["layers"])
+    else:
+        arch = "-".join(str(n) for n in config["layers"]) + " " + "/".join(config["activations"])
+    batch = {"per-sample": "per-sample", "full-batch": "full-batch"}.get(
+        config["mode"], f"mini-batch {config['batch_size']}"
+    )
+    if config["batch_schedule"]:
+        batch += f" to {config['batch_schedule']['final']} ({config['batch_schedule']['type']})"
+    opt = f"{config['optimizer']} lr {config['learning_rate']:g}"
+    if config["optimizer"] == "sgd" and config["momentum"]:
+        opt += f" momentum {config['momentum']:g}" + (" nesterov" if config["nesterov"] else "")
+    extras = [f"{k} {config[k]:g}" for k in ("l1", "l2", "dropout", "dropconnect") if config[k]]
+    if config["lr_schedule"]:
+        spec = dict(config["lr_schedule"])
+        extras.append(
+            "schedule " + spec.pop("type") + "".join(f" {k}={v:g}" for k, v in spec.items())
+        )
+    if config["normalize"]:
+        extras.append("normalized inputs")
+    val = f", {info['n_validation']} validation" if info["n_validation"] else ""
+    cores = f", {plural(threads, 'thread')}" if threads else ""
+    return (
+        f"{config['dataset']}: {info['n_train']} training{val}, {info['n_test']} test images; "
+        f"network {arch}, {config['loss']}, init {config['init']}, {config['dtype']}; "
+        f"{batch}, {opt}{', ' + ', '.join(extras) if extras else ''}; "
+        f"{plural(config['epochs'], 'epoch')}, seed {config['seed']}; device {backend.spec} "
+        f"({backend.describe()}{cores})"
+    )
+
+
+def _layer_text(spec: dict[str, Any]) -> str:
+    fields = [f"{v}" for k, v in spec.items() if k != "type"]
+    return str(spec["type"]) + (f" {' '.join(fields)}" if fields else "")
+
+
+# ==================================================================== callbacks
+
+
+class _EpochLines:
+    """Callbacks of gnet.run: the run's description, then one line per epoch
+    (seconds, loss, accuracy, validation)."""
+
+    def __init__(self, out: Output, threads: int | None):
+        self.out = out
+        self.threads = threads
+        self.epochs = 0
+        self.net: Any = None
+
+    def on_run_begin(self, info: dict[str, Any]) -> None:
+        self.net, self.epochs = info["network"], info["config"]["epochs"]
+        self.out.print(describe_run(info, self.threads))
+        if info["resume"] is not None:
+            self.out.print(
+                f"resuming {info['resume']} after epoch {info['epochs_before']} of {self.epochs}"
+            )
+
+    def on_epoch_end(self, epoch: int, record: dict[str, Any]) -> None:
+        from ..report import epoch_line
+
+        self.out.print(epoch_line(record, self.epochs))
+
+    def close(self) -> None:
+        pass
+
+
+class _ProgressBars(_EpochLines):
+    """Callbacks: a rich progress bar per epoch (batches, samples/s, running loss)
+    and the epoch line when it ends. Reads the device at most PROGRESS_HZ times a second."""
+
+    def __init__(self, out: Output, threads: int | None):
+        super().__init__(out, threads)
+        self.progress: Any = None
+        self.task: Any = None
+        self.start = self.last = 0.0
+
+    def on_train_begin(self, net: Any, info: dict[str, Any]) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("epoch {task.fields[epoch]}/" + str(self.epochs)),
+            BarColumn(bar_width=24),
+            MofNCompleteColumn(),
+            TextColumn("batches {task.fields[rate]:>8} samples/s loss {task.fields[loss]}"),
+            TimeElapsedColumn(),
+            console=self.out.console,
+            transient=True,
+        )
+        self.progress.start()
+
+    def on_epoch_begin(self, epoch: int, info: dict[str, Any]) -> None:
+        self.start = self.last = time.perf_counter()
+        if self.progress is not None:
+            self.task = self.progress.add_task(
+                "train", total=info["batches"], epoch=epoch, rate="-", loss="-"
+            )
+
+    def on_batch_end(self, batch: int, info: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        if self.progress is None or now - self.last < 1.0 / PROGRESS_HZ:
+            return
+        self.last = now
+        self.progress.update(
+            self.task,
+            completed=batch + 1,
+            rate=f"{info['samples'] / max(now - self.start, 1e-9):,.0f}",
+            loss=f"{info['running_loss']():.4f}",
+        )
+
+    def on_epoch_end(self, epoch: int, record: dict[str, Any]) -> None:
+        if self.task is not None and self.progress is not None:
+            self.progress.remove_task(self.task)
+            self.task = None
+        super().on_epoch_end(epoch, record)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
