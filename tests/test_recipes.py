@@ -1,7 +1,7 @@
 """The measured recipes in configs/ (docs/recipes.md): each resolves and
 validates, is what docs/recipes.md says it is (an MLP, the data set, the
-regularisers), and runs through ``gnet train`` (one epoch on a small synthetic
-set: the full runs take minutes and are measured, not tested)."""
+regularisers), and runs through ``gnet train`` and ``gnet.run`` (one epoch on a
+small synthetic set: the full runs take minutes and are measured, not tested)."""
 
 from __future__ import annotations
 
@@ -101,3 +101,17 @@ def test_recipe_runs_through_the_cli(capsys, tmp_path, data_root, name):
     assert payload["config"]["dataset"] == RECIPES[name]
     assert "compared with published MLPs" in out
     assert [r["name"] for r in payload["test"]["references"]]
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_runs_through_gnet_run(data_root, name):
+    import gnet
+
+    result = gnet.run(
+        REPO / "configs" / name, epochs=1, device="cpu", data_dir=data_root, download=False
+    )
+    assert result.config == dict(resolved(name), epochs=1)
+    assert result.metrics["config"] == result.config
+    assert [e["epoch"] for e in result.history.epochs] == [1]
+    assert result.metrics["test"]["accuracy"] == result.report["accuracy"]
+    assert result.report["n_samples"] == 50
