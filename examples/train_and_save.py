@@ -3,19 +3,51 @@
     python examples/train_and_save.py                      # full MNIST, about a minute on 2 cores
     python examples/train_and_save.py --train-samples 2000 --epochs 1 --out /tmp/small.safetensors
 
-MNIST is read from $GNET_DATA_DIR (or downloaded once into gnet's cache).
-The model file holds the weights, the architecture, the input
-normalisation and the class names: examples/use_saved_model.py loads it in
-another program, and so does `gnet evaluate MODEL`.
+``gnet.run`` does what ``gnet train`` does, as one call: it reads the
+configuration (a dict here; a JSON file's path works too), loads MNIST from
+$GNET_DATA_DIR (or downloads it once into gnet's cache), holds out a
+validation split, standardises the inputs, trains, evaluates on the test set
+and saves the model file. The file holds the weights, the architecture, the
+input normalisation and the class names: examples/use_saved_model.py loads
+it in another program, and so does `gnet evaluate MODEL`.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from typing import Any
 
 import gnet
-from gnet.data import normalization_stats, train_validation_split
+
+CONFIG = {
+    "layers": [784, 128, 10],
+    "activations": ["relu", "softmax"],
+    "loss": "cross-entropy",
+    "init": "he",
+    "mode": "mini-batch",
+    "batch_size": 128,
+    "optimizer": "sgd",
+    "learning_rate": 0.1,
+    "momentum": 0.9,
+    "validation_split": 0.1,
+    "early_stopping": 3,
+    "normalize": True,  # the training set's mean and std, stored in the model file
+    "seed": 0,
+}
+
+
+class Progress(gnet.Callback):
+    """gnet prints nothing itself: progress comes through callbacks like this one."""
+
+    def on_run_begin(self, info: dict[str, Any]) -> None:
+        print(f"{info['n_train']} training, {info['n_validation']} validation images")
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        print(
+            f"epoch {epoch:2d}  loss {logs['loss']:.4f}  accuracy {logs['accuracy']:.4f}  "
+            f"validation {logs['val_accuracy']:.4f}  ({logs['seconds']:.1f} s)"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,48 +66,18 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # gnet logs, never prints
 
-    (X, y), (X_test, y_test) = gnet.datasets.load("mnist")  # host NumPy, X in [0, 1]
-    X, y = X[: args.train_samples], y[: args.train_samples]
-    X_test, y_test = X_test[: args.test_samples], y_test[: args.test_samples]
-    (X_train, y_train), (X_val, y_val) = train_validation_split(X, y, fraction=0.1, seed=0)
-    mean, std = normalization_stats(X_train)  # stored in the model file, applied on every input
-
-    net = gnet.Network(
-        [784, 128, 10],
-        ["relu", "softmax"],
-        loss="cross-entropy",
-        init="he",
-        device=args.device,
-        seed=0,
-        input_mean=mean,
-        input_std=std,
-    )
-
-    class Progress(gnet.Callback):
-        def on_epoch_end(self, epoch: int, logs: dict) -> None:
-            print(
-                f"epoch {epoch:2d}  loss {logs['loss']:.4f}  accuracy {logs['accuracy']:.4f}  "
-                f"validation {logs['val_accuracy']:.4f}  ({logs['seconds']:.1f} s)"
-            )
-
-    history = net.fit(
-        X_train,
-        y_train,
+    result = gnet.run(
+        CONFIG,
         epochs=args.epochs,
-        mode="mini-batch",
-        batch_size=128,
-        optimizer=gnet.optim.SGD(learning_rate=0.1, momentum=0.9),
-        validation_data=(X_val, y_val),
-        early_stopping=3,
+        device=args.device,
+        limit=(args.train_samples, args.test_samples),
         callbacks=[Progress()],
+        out=args.out,
     )
-    report = net.evaluate(X_test, y_test)
-    speed = history.samples_per_second
-    print(f"{net}: test accuracy {report['accuracy']:.4f} ({speed:,.0f} samples/s)")
-    net.save(
-        args.out, dataset="mnist", test={"accuracy": report["accuracy"], "loss": report["loss"]}
-    )
-    print(f"saved {args.out}")
+    accuracy = result.metrics["test"]["accuracy"]
+    speed = result.history.samples_per_second
+    print(f"{result.network}: test accuracy {accuracy:.4f} ({speed:,.0f} samples/s)")
+    print(f"saved {result.out}")
 
 
 if __name__ == "__main__":
