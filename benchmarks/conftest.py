@@ -13,8 +13,11 @@ and the time-to-accuracy suite: ``pytest benchmarks/test_time_to_accuracy.py
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import gzip
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +101,25 @@ def thread_limit():
             yield n
     if torch is not None:
         torch.set_num_threads(previous)
+
+
+@pytest.fixture(autouse=True)
+def free_device_memory():
+    """After each benchmark, give CuPy's and torch's cached GPU memory back, so
+    one implementation's pool neither helps nor crowds the next in the same
+    process. Only libraries already imported are touched; nothing here
+    imports CuPy or torch."""
+    yield
+    cupy, torch = sys.modules.get("cupy"), sys.modules.get("torch")
+    if cupy is None and torch is None:
+        return
+    gc.collect()  # the finished benchmark's arrays, so their blocks are free
+    if cupy is not None:
+        with contextlib.suppress(Exception):  # CuPy without a usable GPU
+            cupy.get_default_memory_pool().free_all_blocks()
+            cupy.get_default_pinned_memory_pool().free_all_blocks()
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 # ---------------------------------------------------------------- data

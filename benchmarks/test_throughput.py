@@ -15,6 +15,11 @@ once as a smoke test on a small slice (1,024 samples, 128 per-sample). Real timi
         --benchmark-json benchmarks/results/cpu-DATE.json
 
 ``GNET_BENCH_ROUNDS`` sets the rounds (default 7, after one warm-up round).
+GPU implementations also take an untimed warm-up step on a small slice
+before that (CUDA context, cuBLAS, CuPy's kernel compilation: keep
+``CUPY_CACHE_DIR`` between runs), run inside the backend's device context,
+and synchronise inside every timed call; the conftest frees CuPy's and
+torch's memory pools after each benchmark.
 ``scripts/bench_table.py`` renders the JSON as a Markdown table.
 """
 
@@ -110,17 +115,35 @@ def _activations(sizes: list[int]) -> list[str]:
 
 
 def _gnet_trainer(device: str, sizes: list[int], X: np.ndarray, y: np.ndarray, mode, batch):
-    net = gnet.Network(sizes, _activations(sizes), device=device, seed=SEED)
-    opt = gnet.optim.SGD(learning_rate=LEARNING_RATE, momentum=MOMENTUM)
-    # Data go to the device once, outside the timing, as a training run does.
-    Xd, yd = net.backend.asarray(X), net.backend.asarray(y)
-    size = batch if batch is not None else X.shape[0]
+    backend = gnet.get_backend(device)
+    with backend.context():  # CuPy puts new arrays on the current GPU: make it this one
+        net = gnet.Network(sizes, _activations(sizes), device=backend, seed=SEED)
+        opt = gnet.optim.SGD(learning_rate=LEARNING_RATE, momentum=MOMENTUM)
+        # Data go to the device once, outside the timing, as a training run does.
+        Xd, yd = backend.asarray(X), backend.asarray(y)
+        size = batch if batch is not None else X.shape[0]
+        if backend.is_gpu:
+            # Untimed warm-up: CUDA context, cuBLAS handles and the ~40 kernels
+            # CuPy compiles (or loads from CUPY_CACHE_DIR) on first use.
+            warm = gnet.Network(sizes, _activations(sizes), device=backend, seed=SEED)
+            n = min(X.shape[0], 2 * size)
+            warm.fit(
+                Xd[:n],
+                yd[:n],
+                epochs=1,
+                mode=mode,
+                batch_size=min(size, n),
+                optimizer=gnet.optim.SGD(learning_rate=LEARNING_RATE, momentum=MOMENTUM),
+            )
+            warm.evaluate(Xd[:n], yd[:n])
+            backend.synchronize()
 
     def epoch():
-        net.fit(Xd, yd, epochs=1, mode=mode, batch_size=size, optimizer=opt)
-        net.backend.synchronize()
+        with backend.context():
+            net.fit(Xd, yd, epochs=1, mode=mode, batch_size=size, optimizer=opt)
+            backend.synchronize()
 
-    return epoch, net.backend.describe() if "cuda" in device else cpu_model(), net.backend.name
+    return epoch, backend.describe() if backend.is_gpu else cpu_model(), backend.name
 
 
 def _reference_trainer(impl: str, device: str, sizes, X, y, batch):
@@ -208,16 +231,19 @@ def _gemm(library: str, size: int):
     if library == "cupy":
         import cupy
 
-        Ad, Bd = cupy.asarray(A), cupy.asarray(B)
-        out = cupy.empty_like(Ad)
-        stream = cupy.cuda.get_current_stream()
-        name = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+        backend = gnet.get_backend("cuda")  # CuPy's current GPU, probed
+        with backend.context():
+            Ad, Bd = cupy.asarray(A), cupy.asarray(B)
+            out = cupy.empty_like(Ad)
+            cupy.matmul(Ad, Bd, out=out)  # warm-up: cuBLAS handle and workspace
+            backend.synchronize()
 
         def run_cupy():
-            cupy.matmul(Ad, Bd, out=out)
-            stream.synchronize()
+            with backend.context():
+                cupy.matmul(Ad, Bd, out=out)
+                backend.synchronize()
 
-        return run_cupy, name
+        return run_cupy, backend.describe()
     import torch
 
     device = torch.device("cuda" if library == "torch:cuda" else "cpu")
@@ -225,6 +251,9 @@ def _gemm(library: str, size: int):
     out = torch.empty_like(At)
     if device.type == "cpu":
         return lambda: torch.matmul(At, Bt, out=out), cpu_model()
+
+    torch.matmul(At, Bt, out=out)  # warm-up: cuBLAS handle and workspace
+    torch.cuda.synchronize(device)
 
     def run_torch_cuda():
         torch.matmul(At, Bt, out=out)
