@@ -3,7 +3,7 @@
 Backends: NumPy; array-api-strict on its non-default Device("device1") with
 boolean indexing and data-dependent shapes switched off (catches any call
 outside the standard and any array created on the wrong device, the bugs
-that would break CuPy); PyTorch CPU when installed; CuPy when a GPU is.
+that would break CuPy); PyTorch CPU when installed; CuPy, and torch on CUDA, when a GPU is.
 """
 
 from __future__ import annotations
@@ -23,6 +23,16 @@ def _skip_unless(condition: bool, reason: str):
     return [] if condition else [pytest.mark.skip(reason=reason)]
 
 
+def _torch_cuda() -> bool:
+    """True when torch is installed and sees a CUDA GPU (torch is imported only
+    where it is installed; a GPU machine runs the suite on torch:cuda too)."""
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
 BACKENDS = [
     pytest.param("cpu", id="numpy"),
     pytest.param("strict", id="strict"),
@@ -35,6 +45,11 @@ BACKENDS = [
         "cuda",
         id="cupy",
         marks=_skip_unless(cuda_available(), "CuPy with a GPU not available on this machine"),
+    ),
+    pytest.param(
+        "torch:cuda",
+        id="torch-cuda",
+        marks=_skip_unless(_torch_cuda(), "torch with a CUDA GPU not available on this machine"),
     ),
 ]
 

@@ -272,3 +272,18 @@ def test_cuda_index_out_of_range_and_bad_index(fake_cupy):
         B.get_backend("cuda:2")
     with pytest.raises(ValueError, match="cuda:N"):
         B.get_backend("cuda:x")
+
+
+# ---------------------------------------------------------------- near-ties (tests/near_ties.py)
+
+
+def test_cross_backend_prediction_checks_allow_only_near_ties():
+    from near_ties import assert_same_predictions, on_gpu
+
+    proba = np.array([[0.5, 0.49995, 0.00005], [0.9, 0.05, 0.05]])
+    assert_same_predictions(proba, [0, 0])
+    assert_same_predictions(proba, [1, 0])  # within a near-tie: another order of sums
+    with pytest.raises(AssertionError, match="1 of 2 predictions"):
+        assert_same_predictions(proba, [0, 1])
+    assert on_gpu("cuda") and on_gpu("cuda:1") and on_gpu("torch:cuda")
+    assert not any(on_gpu(d) for d in ("cpu", "strict", "torch"))
