@@ -85,15 +85,10 @@ class Backend:
         return self.name == "cupy" or (self.name == "torch" and self.device.type == "cuda")
 
     def context(self) -> contextlib.AbstractContextManager[Any]:
-        """A context in which new arrays land on this backend's device.
-
-        On CuPy it makes this backend's GPU current (``cupy.cuda.Device``) and
-        restores the previous one on exit; elsewhere it does nothing. Cheap
-        (no allocation, no synchronisation) and re-entrant: wrap every entry
-        point (fit, evaluate, predict, a benchmark) in ``with
-        backend.context():``. A fresh ``Device`` per call keeps threads that
-        share a backend from sharing CuPy's per-object device stack.
-        """
+        """A context in which new arrays land on this backend's device: on CuPy
+        a fresh ``cupy.cuda.Device`` (its GPU current until exit; fresh, so
+        threads share no device stack), elsewhere nothing. Cheap and
+        re-entrant: wrap every entry point in ``with backend.context():``."""
         if self.name == "cupy":
             import cupy
 
@@ -129,11 +124,9 @@ class Backend:
     def random_generator(self, seed: int | list[int]) -> Any:
         """A generator for :meth:`uniform`, on the device where the library has one.
 
-        Cheap to call on the host (a seed is hashed, nothing is drawn), but on
-        CuPy the first draws set up cuRAND state on the GPU, which is not free
-        on a large GPU: make one per fit and keep drawing from it, rather than
-        one per epoch or per batch. Call it inside :meth:`context` so CuPy's
-        state lands on this backend's GPU.
+        Cheap to call (a seed is hashed, nothing is drawn), but on CuPy the
+        first draws set up generator state on the GPU, not free on a large
+        GPU: make one per fit and keep drawing from it, inside :meth:`context`.
         """
         if self.name == "cupy":
             import cupy
@@ -206,20 +199,17 @@ _PROBED: set[int] = set()  # GPUs whose probe passed in this process
 
 
 def _install_hint() -> str:
-    """What to install for a working CuPy, for the CUDA major of the CuPy present."""
+    """What to install for a working CuPy (the extra for the CuPy present, if any)."""
     from importlib import metadata
 
-    for extra, dist in (("cuda13", "cupy-cuda13x"), ("cuda12", "cupy-cuda12x")):
+    extras = "'gnet[cuda12]' for CUDA 12 drivers, or 'gnet[cuda13]' for CUDA 13"
+    for extra in ("cuda13", "cuda12"):
         with contextlib.suppress(metadata.PackageNotFoundError):
-            metadata.version(dist)
-            return (
-                f"install CuPy with the CUDA libraries it needs (NVRTC, cuBLAS, cuRAND): "
-                f"pip install 'gnet[{extra}]' (that is {dist}[ctk])"
-            )
-    return (
-        "install CuPy with the CUDA libraries it needs (NVRTC, cuBLAS, cuRAND): "
-        "pip install 'gnet[cuda12]' for CUDA 12 drivers, or 'gnet[cuda13]' for CUDA 13"
-    )
+            metadata.version(f"cupy-{extra}x")
+            extras = f"'gnet[{extra}]' (that is cupy-{extra}x[ctk])"
+            break
+    libraries = "the CUDA libraries it needs (NVRTC, cuBLAS, cuRAND)"
+    return f"install CuPy with {libraries}: pip install {extras}"
 
 
 def _fix_hint(error: str) -> str:
@@ -293,6 +283,8 @@ def _torch_backend(spec: str, target: str) -> Backend:
     device = torch.device(target)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise DeviceError(f"--device {spec}: this PyTorch build sees no CUDA GPU")
+    if device.type == "cuda" and device.index is None:  # as its tensors say: cuda:N
+        device = torch.device("cuda", torch.cuda.current_device())
     return Backend("torch", spec, compat.array_namespace(torch.empty(0)), device)
 
 
