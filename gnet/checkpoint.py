@@ -3,9 +3,11 @@
 A checkpoint is a model file (DESIGN "Model file", so ``gnet.load`` and
 ``gnet evaluate`` read it as a model) with two additions:
 
-- tensors ``optimizer.{layer}.{0|1}`` (weight / bias state of the optimiser,
-  e.g. SGD momentum) or ``optimizer.{layer}.{0|1}.{k}`` for state made of
-  several arrays (Adam's two moments);
+- tensors ``optimizer.{layer}.{param}`` (the optimiser's state for that
+  layer's parameter, e.g. SGD momentum for ``weight``) or
+  ``optimizer.{layer}.{param}.{k}`` for state made of several arrays (Adam's
+  two moments); checkpoint format 1 named them ``optimizer.{k}.{0|1}`` (k-th
+  dense layer, weight / bias) and still resumes;
 - a ``checkpoint`` object in the ``gnet`` metadata: its format version, the
   optimiser's hyperparameters, step count and current learning rate, the
   resolved training configuration, the dataset, and the per-epoch records
@@ -38,7 +40,7 @@ from .errors import ConfigError, ModelFileError
 from .optim import Optimizer, get_optimizer
 from .train import Callback, History
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 FILE_PATTERN = "epoch-{epoch:04d}.safetensors"
 _FILE_RE = re.compile(r"^epoch-(\d+)\.safetensors$")
 
@@ -49,17 +51,17 @@ class Checkpoint:
 
     net: Any
     optimizer: Optimizer
-    config: dict
+    config: dict[str, Any]
     history: History
     dataset: str | None = None
-    metadata: dict = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
     def epochs_trained(self) -> int:
-        return self.net.epochs_trained
+        return int(self.net.epochs_trained)
 
 
-def build_optimizer(config: dict) -> Optimizer:
+def build_optimizer(config: dict[str, Any]) -> Optimizer:
     """The optimiser a resolved configuration names, with its hyperparameters."""
     return get_optimizer(
         config["optimizer"],
@@ -72,10 +74,10 @@ def build_optimizer(config: dict) -> Optimizer:
 
 
 def save_checkpoint(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     net: Any,
     optimizer: Optimizer,
-    config: dict,
+    config: dict[str, Any],
     history: History | None = None,
     dataset: str | None = None,
     **extra: Any,
@@ -121,7 +123,7 @@ def save_checkpoint(
     return path
 
 
-def find_checkpoint(path: str | os.PathLike) -> Path:
+def find_checkpoint(path: str | os.PathLike[str]) -> Path:
     """``path`` itself, or the checkpoint of the latest epoch in the folder ``path``."""
     path = Path(path)
     if not path.is_dir():
@@ -141,7 +143,7 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
 _KEYS_ADDED_LATER: dict[str, Any] = {"batch_schedule": None, "dropconnect": 0.0}
 
 
-def load_checkpoint(path: str | os.PathLike, device: Any = None) -> Checkpoint:
+def load_checkpoint(path: str | os.PathLike[str], device: Any = None) -> Checkpoint:
     """Read a checkpoint file (or the latest one in a folder) onto ``device``."""
     from .config import validate
 
@@ -163,7 +165,7 @@ def load_checkpoint(path: str | os.PathLike, device: Any = None) -> Checkpoint:
         optimizer = build_optimizer(config)
         optimizer.steps = int(opt["steps"])
         optimizer.learning_rate = float(config["learning_rate"])
-        _restore_state(path, net, optimizer, opt["state"])
+        _restore_state(path, net, optimizer, opt["state"], version)
         hist = state.get("history") or {}
         history = History(
             epochs=list(hist.get("epochs") or []),
@@ -177,23 +179,27 @@ def load_checkpoint(path: str | os.PathLike, device: Any = None) -> Checkpoint:
     return Checkpoint(net, optimizer, config, history, meta.get("dataset"), meta)
 
 
-def _restore_state(path: Path, net: Any, optimizer: Optimizer, entries: list) -> None:
+def _restore_state(
+    path: Path, net: Any, optimizer: Optimizer, entries: list[Any], version: int
+) -> None:
     from safetensors.numpy import load
 
     tensors = load(path.read_bytes())
+    dense = [i for i, layer in enumerate(net.layers) if "weight" in layer.params]
     for layer, slot, parts in entries:
-        names = (
-            [f"optimizer.{layer}.{slot}"]
-            if parts is None
-            else [f"optimizer.{layer}.{slot}.{k}" for k in range(parts)]
-        )
+        prefix = f"optimizer.{layer}.{slot}"
+        if version == 1:  # (k-th dense layer, 0 | 1) -> (layer index, weight | bias)
+            layer, slot = dense[int(layer)], ("weight", "bias")[int(slot)]
+        if not (0 <= int(layer) < len(net.layers) and slot in net.layers[int(layer)].params):
+            raise ModelFileError(f"{path}: optimiser state {prefix} matches no parameter")
+        names = [prefix] if parts is None else [f"{prefix}.{k}" for k in range(parts)]
         arrays = []
         for name in names:
             if name not in tensors:
                 raise ModelFileError(f"{path}: tensor {name} is missing")
             # a fresh writeable device copy: the optimiser updates it in place
             arrays.append(net.backend.asarray(np.array(tensors[name]), dtype=net.dtype))
-        optimizer.state[(int(layer), int(slot))] = arrays[0] if parts is None else tuple(arrays)
+        optimizer.state[(int(layer), str(slot))] = arrays[0] if parts is None else tuple(arrays)
 
 
 class CheckpointCallback(Callback):
@@ -205,9 +211,9 @@ class CheckpointCallback(Callback):
 
     def __init__(
         self,
-        folder: str | os.PathLike,
+        folder: str | os.PathLike[str],
         optimizer: Optimizer,
-        config: dict,
+        config: dict[str, Any],
         history: History | None = None,
         dataset: str | None = None,
         keep: int | None = None,
@@ -224,10 +230,10 @@ class CheckpointCallback(Callback):
         self.net = None
         self.written: list[Path] = []
 
-    def on_train_begin(self, net: Any, info: dict) -> None:
+    def on_train_begin(self, net: Any, info: dict[str, Any]) -> None:
         self.net = net
 
-    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         if self.net is None:
             raise ConfigError("CheckpointCallback: on_train_begin was not called")
         self.history.epochs.append(dict(logs))

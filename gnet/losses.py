@@ -34,14 +34,24 @@ class Loss:
     # per_sample for one-hot targets given as integer labels y, when that is
     # cheaper than going through Y (cross-entropy reads one column per row).
     of_labels: Callable[[Any, Any, Any], Any] | None = None
+    # per_sample and of_labels from the logits Z of the fused output activation:
+    # log-softmax (logsumexp minus the true logit) stays finite where the
+    # probability itself underflows (CuPy flushes float32 subnormals to zero).
+    of_logits: Callable[[Any, Any, Any], Any] | None = None
+    of_logits_and_labels: Callable[[Any, Any, Any], Any] | None = None
 
-    def total(self, xp: Any, A: Any, Y: Any) -> Any:
-        """The summed loss of the batch, a 0-d array."""
+    def total(self, xp: Any, A: Any, Y: Any, logits: bool = False) -> Any:
+        """The summed loss of the batch, a 0-d array; ``logits``: A holds the
+        fused output activation's inputs Z, not its outputs."""
+        if logits and self.of_logits is not None:
+            return xp.sum(self.of_logits(xp, A, Y))
         return xp.sum(self.per_sample(xp, A, Y))
 
-    def per_sample_of_labels(self, xp: Any, A: Any, y: Any, Y: Any) -> Any:
+    def per_sample_of_labels(self, xp: Any, A: Any, y: Any, Y: Any, logits: bool = False) -> Any:
         """Each row's loss against labels ``y`` (int, (batch,)) whose one-hot
         rows are ``Y``: the same values as ``per_sample(xp, A, Y)``."""
+        if logits and self.of_logits_and_labels is not None:
+            return self.of_logits_and_labels(xp, A, y)
         if self.of_labels is not None:
             return self.of_labels(xp, A, y)
         return self.per_sample(xp, A, Y)
@@ -62,6 +72,23 @@ def _cross_entropy_of_labels(xp: Any, P: Array, y: Array) -> Array:
     p = xp.take_along_axis(P, xp.reshape(y, (-1, 1)), axis=1)[:, 0]
     positive = p > 0
     return xp.where(positive, -xp.log(xp.where(positive, p, 1.0)), math.inf)
+
+
+def _logsumexp(xp: Any, Z: Array) -> Array:
+    # Subtracting the row maximum keeps exp from overflowing; the maximum's own
+    # term is exp(0) = 1, so the sum is >= 1 and its log never sees 0.
+    m = xp.max(Z, axis=1, keepdims=True)
+    return xp.log(xp.sum(xp.exp(Z - m), axis=1)) + m[:, 0]
+
+
+def _cross_entropy_of_logits(xp: Any, Z: Array, Y: Array) -> Array:
+    # -log softmax(z)_y = logsumexp(z) - z_y, for one-hot rows Y.
+    return _logsumexp(xp, Z) - xp.sum(Y * Z, axis=1)
+
+
+def _cross_entropy_of_logits_and_labels(xp: Any, Z: Array, y: Array) -> Array:
+    z_true = xp.take_along_axis(Z, xp.reshape(y, (-1, 1)), axis=1)[:, 0]
+    return _logsumexp(xp, Z) - z_true
 
 
 def _cross_entropy_gradient(xp: Any, P: Array, Y: Array) -> Array:
@@ -94,6 +121,8 @@ LOSSES: dict[str, Loss] = {
         fused_with="softmax",
         fused_gradient=_softmax_cross_entropy_gradient,
         of_labels=_cross_entropy_of_labels,
+        of_logits=_cross_entropy_of_logits,
+        of_logits_and_labels=_cross_entropy_of_logits_and_labels,
     ),
     "mse": Loss("mse", _mse, _mse_gradient),
 }

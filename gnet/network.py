@@ -1,14 +1,18 @@
-"""The Network: a stack of Dense layers trained by backpropagation.
+"""The Network: a sequence of layers with an input shape, trained by backpropagation.
 
     net = Network([784, 128, 10], ["relu", "softmax"], loss="cross-entropy",
                   init="he", device="cpu", dtype="float32", seed=0)
+    net = Network.from_config({"input_shape": [784], "layers": [
+        {"type": "dense", "units": 128, "activation": "relu"},
+        {"type": "dense", "units": 10, "activation": "softmax"}]})
     history = net.fit(X, y, epochs=10, mode="mini-batch", batch_size=128)
     report = net.evaluate(X_test, y_test)
 
-``X`` is (batch, inputs); ``y`` holds integer labels (batch,) or one-hot
-rows (batch, classes). Inputs may be arrays of any Array API library or
-anything ``numpy.asarray`` takes; results come back in the network's own
-namespace and device.
+``X`` is (batch, *input_shape) or flat rows (batch, prod(input_shape));
+``y`` holds integer labels (batch,) or one-hot rows (batch, classes). Inputs
+may be arrays of any Array API library or anything ``numpy.asarray`` takes;
+results come back in the network's own namespace and device. Forward and
+backward are plain loops over the layers (see :mod:`gnet.layers`).
 """
 
 from __future__ import annotations
@@ -18,19 +22,22 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import backend as B
-from .activations import canonical_name, get_activation
 from .errors import ConfigError
+from .inference import Inference
 from .init import get_initializer
 from .inputs import features, labels
-from .layers import Dense, Dropout, inverted_mask
+from .layers import INFERENCE, Context, Dense, Dropout, Layer, check_specs, from_spec
 from .losses import get_loss
-from .metrics import confusion_matrix, macro_f1, one_hot, per_class
+from .metrics import one_hot
+from .mlp import as_mlp, check_sizes, mlp_specs
+from .parameters import Parameters
 
 if TYPE_CHECKING:
     from .train import History
 
-# Constructor arguments stored in model files and configs besides layers/activations.
+# Constructor arguments stored in model files and configs besides the layers.
 ARCHITECTURE_KEYS = (
+    "input_shape",
     "loss",
     "init",
     "dtype",
@@ -40,34 +47,34 @@ ARCHITECTURE_KEYS = (
     "leaky_relu_alpha",
 )
 
-# Rows per forward pass in predict/evaluate: bounds memory on large inputs.
-CHUNK = 8192
 
-
-class Network:
-    """A fully connected network; see the module docstring.
+class Network(Inference, Parameters):
+    """A stack of layers; see the module docstring.
 
     Parameters
     ----------
-    layers : sizes including input and output, e.g. [784, 128, 10]
-    activations : one name per layer transition (sigmoid, relu, leaky_relu,
-        tanh, softmax, identity), case-insensitive
+    layers : sizes including input and output, e.g. [784, 128, 10] (a
+        multilayer perceptron, with ``activations``), or a list of layer specs
+        (dicts with a ``"type"``, see :mod:`gnet.layers`) fed by ``input_shape``
+    activations : for sizes: one name per layer transition (sigmoid, relu,
+        leaky_relu, tanh, softmax, identity), case-insensitive
     loss : "cross-entropy" (fused with a softmax output) or "mse"
-    init : "he", "glorot", "normal" or "uniform" (host-drawn from ``seed``)
+    init : "he", "glorot", "normal" or "uniform" (host-drawn from ``seed``);
+        for sizes, and for specs that do not name one
     device : "cpu", "cuda", "cuda:N", "torch", "torch:cuda", "strict", "auto",
         or None for $GNET_DEVICE / cpu
     dtype : "float32" or "float64"
-    dropout : inverted-dropout rate on every hidden layer's output
-    dropconnect : DropConnect rate on the weights into every hidden layer
-        (one mask per batch, drawn like dropout's; the output layer's weights
-        are left whole)
+    dropout : for sizes: inverted-dropout rate on every hidden layer's output
+    dropconnect : for sizes: DropConnect rate on the weights into every
+        hidden layer (the output layer's weights are left whole)
     input_mean, input_std : inputs are standardised as (X - mean) / std
+    input_shape : for specs: (features,) or (height, width, channels); default (784,)
     """
 
     def __init__(
         self,
-        layers: list[int],
-        activations: list[str],
+        layers: Sequence[Any],
+        activations: Sequence[str] | None = None,
         loss: str = "cross-entropy",
         init: str = "he",
         device: Any = None,
@@ -79,102 +86,154 @@ class Network:
         input_mean: float = 0.0,
         input_std: float = 1.0,
         class_names: list[str] | None = None,
+        input_shape: Sequence[int] | None = None,
     ):
-        sizes = _check_sizes(layers)
-        names = _check_activations(activations, len(sizes) - 1)
         if dtype not in ("float32", "float64"):
             raise ConfigError(f"dtype {dtype!r}: expected float32 or float64")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ConfigError(f"seed: expected an integer >= 0, got {seed!r}")
-        if not (isinstance(dropout, (int, float)) and 0.0 <= dropout < 1.0):
-            raise ConfigError(f"dropout: must be in [0, 1), got {dropout!r}")
-        if not (
-            isinstance(dropconnect, (int, float))
-            and not isinstance(dropconnect, bool)
-            and 0.0 <= dropconnect < 1.0
-        ):
-            raise ConfigError(f"dropconnect: must be in [0, 1), got {dropconnect!r}")
+        for name, rate in (("dropout", dropout), ("dropconnect", dropconnect)):
+            if not (
+                isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 <= rate < 1
+            ):
+                raise ConfigError(f"{name}: must be in [0, 1), got {rate!r}")
         if not (math.isfinite(input_std) and input_std > 0 and math.isfinite(input_mean)):
             raise ConfigError(f"input_std: must be finite and > 0, got {input_std!r}")
+        get_initializer(init)  # an unknown name is an error even where no layer uses it
+        self.init_name = init
+        self.dropout = float(dropout)
+        self.dropconnect = float(dropconnect)
+        self.leaky_relu_alpha = float(leaky_relu_alpha)
+        if _is_spec_list(layers):
+            if dropout or dropconnect:
+                raise ConfigError("dropout, dropconnect: give them as layers in a layer-spec list")
+            shape = list(input_shape) if input_shape is not None else [784]
+            specs = [dict(s) for s in layers]
+            for s in specs:  # the network-wide init is each dense layer's default
+                if str(s.get("type", "")).strip().lower() == "dense":
+                    s.setdefault("init", init)
+        else:
+            if input_shape is not None and list(input_shape) != [check_sizes(layers)[0]]:
+                raise ConfigError(f"input_shape {input_shape!r}: does not match layers {layers!r}")
+            shape, specs = mlp_specs(
+                layers, activations, init, self.dropout, self.dropconnect, self.leaky_relu_alpha
+            )
+        problems = check_specs(shape, specs)
+        if problems:
+            raise ConfigError("; ".join(problems))
         self.backend = B.get_backend(device)
         self.xp = self.backend.xp
         self.dtype = getattr(self.xp, dtype)
         self.dtype_name = dtype
-        self.sizes = sizes
-        self.activation_names = names
         self.loss = get_loss(loss)
-        self.init_name = init
         self.seed = seed
-        self.dropout = float(dropout)
-        self.dropconnect = float(dropconnect)
-        self.leaky_relu_alpha = float(leaky_relu_alpha)
         self.input_mean = float(input_mean)
         self.input_std = float(input_std)
-        if class_names is not None and len(class_names) != sizes[-1]:
-            raise ConfigError(f"class_names: {len(class_names)} names for {sizes[-1]} outputs")
-        self.class_names = list(class_names) if class_names else [str(k) for k in range(sizes[-1])]
+        self.input_shape: tuple[int, ...] = tuple(shape)
+        self.layers: list[Layer] = [from_spec(s, f"layers[{i}]") for i, s in enumerate(specs)]
+        rng = B.host_rng(seed)
+        out: tuple[int, ...] = self.input_shape
+        for layer in self.layers:
+            out = layer.build(out, rng, self.backend, self.dtype)
+        self.output_shape = out
+        n = self.n_classes
+        if class_names is not None and len(class_names) != n:
+            raise ConfigError(f"class_names: {len(class_names)} names for {n} outputs")
+        self.class_names = list(class_names) if class_names else [str(k) for k in range(n)]
         self.epochs_trained = 0
         self.stop_training = False
         # What a model file said about this network (dataset, test report, ...).
         self.metadata: dict[str, Any] = {}
         # A weak reference to the training array the last fit checked (see train.fit).
         self._checked_input: Any = None
-        initializer = get_initializer(init)
-        rng = B.host_rng(seed)
-        self.layers = []
-        for fan_in, fan_out, name in zip(sizes[:-1], sizes[1:], names, strict=True):
-            W = self.backend.asarray(initializer(rng, fan_in, fan_out), dtype=self.dtype)
-            b = self.xp.zeros((fan_out,), dtype=self.dtype, device=self.backend.device)
-            act = get_activation(name, self.leaky_relu_alpha)
-            self.layers.append(Dense(W, b, act, self.xp))
-        self.dropouts = [Dropout(self.dropout) for _ in self.layers[:-1]] if dropout else []
+        self._dropout_rng: Any = None
+        last = self.layers[-1]
         # With its matching output activation, the loss gives the last dZ directly.
-        fused = self.loss.fused_with == names[-1]
-        self._fused_gradient = self.loss.fused_gradient if fused else None
+        self._fused = (
+            self.loss.fused_with is not None
+            and getattr(last, "activation_name", None) == self.loss.fused_with
+        )
+        # Backward stops at the first layer with parameters: no dX is needed below it.
+        trainable = [i for i, layer in enumerate(self.layers) if layer.params]
+        self._first_trainable = trainable[0] if trainable else len(self.layers)
 
-    # ------------------------------------------------------------ properties
+    # ------------------------------------------------------------ description
 
     @property
     def n_inputs(self) -> int:
-        return self.sizes[0]
+        return math.prod(self.input_shape)
 
     @property
     def n_classes(self) -> int:
-        return self.sizes[-1]
+        return int(self.output_shape[0])
 
     @property
     def n_parameters(self) -> int:
-        return sum(i * o + o for i, o in zip(self.sizes[:-1], self.sizes[1:], strict=True))
+        return sum(layer.n_parameters for layer in self.layers)
 
-    def config(self) -> dict[str, Any]:
-        """The architecture, as stored in model files."""
+    @property
+    def dense_layers(self) -> list[Dense]:
+        return [layer for layer in self.layers if isinstance(layer, Dense)]
+
+    @property
+    def is_mlp(self) -> bool:
+        """Flat inputs, dense layers and dropout only: what sizes + activations describe."""
+        return len(self.input_shape) == 1 and all(
+            isinstance(layer, (Dense, Dropout)) for layer in self.layers
+        )
+
+    @property
+    def sizes(self) -> list[int]:
+        """Input size and each dense layer's units (e.g. [784, 128, 10])."""
+        return [self.n_inputs] + [layer.units for layer in self.dense_layers]
+
+    @property
+    def activation_names(self) -> list[str]:
+        return [layer.activation_name for layer in self.dense_layers]
+
+    def spec(self) -> dict[str, Any]:
+        """The architecture: input shape, layer specs, loss (what model files store)."""
         return {
-            "layers": list(self.sizes),
-            "activations": list(self.activation_names),
+            "input_shape": list(self.input_shape),
+            "layers": [layer.spec() for layer in self.layers],
             "loss": self.loss.name,
-            "init": self.init_name,
-            "dtype": self.dtype_name,
-            "dropout": self.dropout,
-            "dropconnect": self.dropconnect,
-            "leaky_relu_alpha": self.leaky_relu_alpha,
-            "seed": self.seed,
         }
 
+    def config(self) -> dict[str, Any]:
+        """The architecture as configuration keys: sizes and activations when
+        the layers are a multilayer perceptron those keys describe, else
+        input_shape and layer specs."""
+        mlp = as_mlp(self)
+        common = {"loss": self.loss.name, "init": mlp.pop("init") if mlp else self.init_name}
+        common.update(dtype=self.dtype_name, seed=self.seed)
+        if mlp is not None:
+            return {"layers": self.sizes, "activations": self.activation_names, **common, **mlp}
+        return {"input_shape": list(self.input_shape), "layers": self.spec()["layers"], **common}
+
+    def summary(self) -> list[tuple[str, tuple[int, ...], int]]:
+        """(layer, output shape, parameter count) per layer, Keras-style."""
+        return [(repr(layer), layer.output_shape, layer.n_parameters) for layer in self.layers]
+
     def __repr__(self) -> str:
-        arch = "-".join(map(str, self.sizes))
+        if self.is_mlp:
+            arch = "-".join(map(str, self.sizes)) + ", " + "/".join(self.activation_names)
+        else:
+            arch = " > ".join(layer.type for layer in self.layers)
         return (
-            f"Network({arch}, {'/'.join(self.activation_names)}, loss={self.loss.name}, "
+            f"Network({arch}, loss={self.loss.name}, "
             f"device={self.backend.spec}, dtype={self.dtype_name})"
         )
 
     # ------------------------------------------------------------ inputs
 
     def as_input(self, X: Any, name: str = "X", check_finite: bool = True) -> Any:
-        """X checked and moved to the device as standardised (N, inputs) rows
-        of the network's dtype (see :func:`gnet.inputs.features`)."""
+        """X checked and moved to the device as standardised (N, *input_shape)
+        arrays of the network's dtype (see :func:`gnet.inputs.features`)."""
         X = features(X, self.backend, self.n_inputs, self.dtype, name, check_finite)
         if self.input_mean != 0.0 or self.input_std != 1.0:
             X = (X - self.input_mean) / self.input_std
+        if len(self.input_shape) > 1:
+            X = self.xp.reshape(X, (X.shape[0], *self.input_shape))
         return X
 
     def as_labels(self, y: Any, n_samples: int, name: str = "y") -> tuple[Any, Any]:
@@ -191,49 +250,60 @@ class Network:
         masks: list[Any] | None = None,
         weight_masks: list[Any] | None = None,
     ) -> Any:
-        """Output activations for a prepared (N, inputs) batch on the device.
+        """Output of the last layer for a prepared batch on the device.
 
-        ``training`` keeps what backward needs and applies dropout and
-        DropConnect, with new masks from ``self._dropout_rng`` or the given
-        ``masks`` (one per hidden layer's output) and ``weight_masks`` (one
-        per hidden layer's weights).
+        ``training`` applies dropout and DropConnect with new masks from the
+        network's device generator, or the given ``masks`` (one per dropout
+        layer) and ``weight_masks`` (one per dense layer with DropConnect).
         """
-        A = X
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            M = None
-            if training and self.dropconnect and i < last:
-                M = weight_masks[i] if weight_masks is not None else self._weight_mask(layer)
-            A = layer.forward(A, keep=training, weight_mask=M)
-            if training and self.dropouts and i < last:
-                if masks is not None:
-                    A = self.dropouts[i].forward(A, self.xp, mask=masks[i])
-                else:
-                    U = self.backend.uniform(self._dropout_rng, tuple(A.shape), self.dtype)
-                    A = self.dropouts[i].forward(A, self.xp, uniform=U)
-        return A
+        if not training:
+            return self.forward_with(X, INFERENCE)
+        self._fix_masks(masks, weight_masks)
+        try:
+            return self.forward_with(X, self.training_context())
+        finally:
+            self._fix_masks(None, None)
 
-    def _weight_mask(self, layer: Dense) -> Any:
-        """A new DropConnect mask for ``layer``'s weights: 0 or 1 / (1 - rate)."""
-        U = self.backend.uniform(self._dropout_rng, tuple(layer.weight.shape), self.dtype)
-        return inverted_mask(self.xp, U, self.dropconnect, self.dtype)
+    def training_context(self, scale: float = 1.0) -> Context:
+        return Context(self.backend, training=True, rng=self._dropout_rng, scale=scale)
+
+    def forward_with(self, X: Any, ctx: Context) -> Any:
+        """The plain loop: each layer's output feeds the next."""
+        A = X
+        for layer in self.layers:
+            A = layer.forward(A, ctx)
+        return A
 
     def backward(self, A: Any, Y: Any, scale: float = 1.0) -> None:
         """Backpropagate the batch-mean loss of output A against one-hot Y;
-        fills each layer's dW and db, multiplied by ``scale`` (applied once,
+        fills each layer's ``grads``, multiplied by ``scale`` (applied once,
         to the output gradient: see ``Optimizer.gradient_scale``)."""
-        xp = self.xp
-        if self._fused_gradient is not None:
-            dZ, dA = self._fused_gradient(xp, A, Y, scale), None
+        xp, layers, stop = self.xp, self.layers, self._first_trainable
+        i = len(layers) - 1
+        if self._fused:
+            dY = layers[i].backward_from_Z(self.loss.fused_gradient(xp, A, Y, scale), i > stop)  # type: ignore[attr-defined, misc]
+            i -= 1
         else:
-            dZ, dA = None, self.loss.gradient(xp, A, Y)
+            dY = self.loss.gradient(xp, A, Y)
             if scale != 1.0:
-                dA = dA * scale
-        for i in range(len(self.layers) - 1, -1, -1):
-            dA = self.layers[i].backward(dA=dA, dZ=dZ, need_dX=i > 0)
-            dZ = None
-            if i > 0 and self.dropouts:
-                dA = self.dropouts[i - 1].backward(dA)
+                dY = dY * scale
+        while i >= stop:
+            dY = layers[i].backward(dY, i > stop)
+            i -= 1
+
+    def loss_input(self, A: Any) -> Any:
+        """What the loss reads for output A: the logits when the loss is fused
+        with the output activation (cross-entropy from logits stays finite where
+        a float32 probability underflows), else A itself."""
+        return self.layers[-1].Z if self._fused else A  # type: ignore[attr-defined]
+
+    def per_sample_loss(self, L: Any, y: Any, Y: Any) -> Any:
+        """Each row's loss from ``loss_input`` values L, labels y and one-hot Y."""
+        return self.loss.per_sample_of_labels(self.xp, L, y, Y, logits=self._fused)
+
+    def total_loss(self, L: Any, Y: Any) -> Any:
+        """The summed loss (0-d device array) from ``loss_input`` values L."""
+        return self.loss.total(self.xp, L, Y, logits=self._fused)
 
     def gradients(
         self,
@@ -241,146 +311,39 @@ class Network:
         y: Any,
         masks: list[Any] | None = None,
         weight_masks: list[Any] | None = None,
-    ) -> list[tuple[Any, Any]]:
-        """[(dW, db), ...] of the batch-mean loss for one batch, same shapes as
-        the parameters. With dropout or DropConnect, pass ``masks`` or
-        ``weight_masks`` to fix them (tests)."""
+    ) -> list[dict[str, Any]]:
+        """One dict name -> gradient per layer (empty for layers without
+        parameters) of the batch-mean loss for one batch. With dropout or
+        DropConnect, pass ``masks`` or ``weight_masks`` to fix them (tests)."""
         X = self.as_input(X)
         _, Y = self.as_labels(y, X.shape[0])
-        if self.dropouts or self.dropconnect:
-            self._dropout_rng = self.backend.random_generator([self.seed, 1 << 20])
+        self._dropout_rng = self.backend.random_generator([self.seed, 1 << 20])
+        for layer in self.layers:
+            layer.grads = {}
         A = self.forward(X, training=True, masks=masks, weight_masks=weight_masks)
         self.backward(A, Y)
-        return [(layer.dW, layer.db) for layer in self.layers]
+        return [dict(layer.grads) for layer in self.layers]
 
-    def loss_value(self, X: Any, y: Any) -> float:
-        """The batch-mean loss (no dropout), as a Python float."""
-        X = self.as_input(X)
-        n: int = X.shape[0]
-        _, Y = self.as_labels(y, n)
-        return float(self.loss.total(self.xp, self.forward(X), Y)) / n
+    def _fix_masks(self, masks: list[Any] | None, weight_masks: list[Any] | None) -> None:
+        dropouts: list[Any] = [layer for layer in self.layers if isinstance(layer, Dropout)]
+        connects: list[Any] = [layer for layer in self.dense_layers if layer.dropconnect]
+        for group, given in ((dropouts, masks), (connects, weight_masks)):
+            if given is not None and len(given) != len(group):
+                raise ValueError(f"expected {len(group)} masks, got {len(given)}")
+            for k, layer in enumerate(group):
+                layer.fixed_mask = None if given is None else given[k]
 
-    # ------------------------------------------------------------ inference
+    # ------------------------------------------------------------ training
 
-    def predict_proba(self, X: Any) -> Any:
-        """Output activations (N, classes) (class probabilities with softmax)."""
-        X = self.as_input(X)
-        return self._predict_prepared(X)
-
-    def _predict_prepared(self, X: Any) -> Any:
-        n = X.shape[0]
-        if n <= CHUNK:
-            return self.forward(X)
-        parts = [self.forward(X[s : min(s + CHUNK, n), :]) for s in range(0, n, CHUNK)]
-        return self.xp.concat(parts, axis=0)
-
-    def predict(self, X: Any) -> Any:
-        """Predicted class indices (N,) as an int64 array on the network's device."""
-        return self.xp.argmax(self.predict_proba(X), axis=1)
-
-    def evaluate(self, X: Any, y: Any) -> dict[str, Any]:
-        """Accuracy, loss, confusion matrix, per-class metrics and macro F1 (host values)."""
-        X = self.as_input(X)
-        y, Y = self.as_labels(y, X.shape[0])
-        loss_sum, y_pred = self._loss_and_predictions(X, Y)
-        cm = B.to_numpy(confusion_matrix(y, y_pred, self.n_classes)).tolist()
-        n = X.shape[0]
-        rows = per_class(cm)
-        return {
-            "accuracy": sum(cm[k][k] for k in range(len(cm))) / n,
-            "loss": float(loss_sum) / n,
-            "confusion_matrix": cm,
-            "per_class": rows,
-            "macro_f1": macro_f1(rows),
-            "n_samples": n,
-        }
-
-    def _loss_and_predictions(self, X: Any, Y: Any) -> tuple[Any, Any]:
-        """Summed loss (0-d device array) and argmax predictions, chunk by chunk."""
-        xp = self.xp
-        total, preds = None, []
-        n = X.shape[0]
-        for s in range(0, n, CHUNK):
-            e = min(s + CHUNK, n)
-            A = self.forward(X[s:e, :])
-            part = self.loss.total(xp, A, Y[s:e, :])
-            total = part if total is None else total + part
-            preds.append(xp.argmax(A, axis=1))
-        return total, preds[0] if len(preds) == 1 else xp.concat(preds, axis=0)
-
-    # ------------------------------------------------------------ training and files
-
-    def fit(
-        self,
-        X: Any,
-        y: Any,
-        *,
-        epochs: int = 10,
-        mode: str = "mini-batch",
-        batch_size: int | None = 128,
-        optimizer: Any = None,
-        lr_schedule: Any = None,
-        batch_schedule: Any = None,
-        validation_data: tuple[Any, Any] | None = None,
-        callbacks: Sequence[Any] = (),
-        early_stopping: int | None = None,
-        shuffle: bool = True,
-        augment: Any = None,
-        record_batches: bool = False,
-    ) -> History:
-        """Train on (X, y); see :func:`gnet.train.fit` for the arguments.
+    def fit(self, X: Any, y: Any, **options: Any) -> History:
+        """Train on (X, y); see :func:`gnet.train.fit` for the keyword arguments.
 
         >>> net.fit(X, y, epochs=10, batch_size=128,
         ...         optimizer=gnet.optim.SGD(learning_rate=0.1, momentum=0.9))
         """
         from .train import fit
 
-        return fit(
-            self,
-            X,
-            y,
-            epochs=epochs,
-            mode=mode,
-            batch_size=batch_size,
-            optimizer=optimizer,
-            lr_schedule=lr_schedule,
-            batch_schedule=batch_schedule,
-            validation_data=validation_data,
-            callbacks=callbacks,
-            early_stopping=early_stopping,
-            shuffle=shuffle,
-            augment=augment,
-            record_batches=record_batches,
-        )
-
-    def parameters(self) -> list[Any]:
-        """[W1, b1, W2, b2, ...] (the arrays themselves, not copies)."""
-        return [p for layer in self.layers for p in (layer.weight, layer.bias)]
-
-    def set_parameters(self, params: list[Any]) -> None:
-        """Replace weights and biases (host or device arrays, same shapes)."""
-        if len(params) != 2 * len(self.layers):
-            raise ValueError(f"expected {2 * len(self.layers)} arrays, got {len(params)}")
-        for k, layer in enumerate(self.layers):
-            for attr, p in (("weight", params[2 * k]), ("bias", params[2 * k + 1])):
-                old = getattr(layer, attr)
-                new = self.backend.asarray(B.to_numpy(p) if B.is_array(p) else p, dtype=self.dtype)
-                if tuple(new.shape) != tuple(old.shape):
-                    raise ValueError(
-                        f"layers.{k}.{attr}: expected shape {tuple(old.shape)}, "
-                        f"got {tuple(new.shape)}"
-                    )
-                setattr(layer, attr, new)
-
-    def copy_parameters(self) -> list[Any]:
-        """Device copies of all parameters (snapshots for early stopping)."""
-        return [self.xp.asarray(p, copy=True) for p in self.parameters()]
-
-    def save(self, path: Any, **metadata: Any) -> None:
-        """Write a safetensors model file atomically (see gnet.io)."""
-        from .io import save_model
-
-        save_model(self, path, **metadata)
+        return fit(self, X, y, **options)
 
     @classmethod
     def from_config(cls, config: Any, **overrides: Any) -> Network:
@@ -391,30 +354,28 @@ class Network:
 
     @classmethod
     def from_architecture(cls, architecture: Mapping[str, Any], **options: Any) -> Network:
-        """Build from a mapping with ``layers``, ``activations`` and any of the
-        other keys of :meth:`config` (a resolved run configuration will do);
-        ``options`` add or override constructor arguments (device, input
-        normalisation, class names)."""
-        kwargs = {k: architecture[k] for k in ARCHITECTURE_KEYS if k in architecture}
+        """Build from a mapping with ``layers`` (sizes with ``activations``, or
+        layer specs with ``input_shape``) and any of ARCHITECTURE_KEYS (a
+        resolved run configuration will do); ``options`` add or override
+        constructor arguments (device, input normalisation, class names)."""
+        kwargs = {
+            k: architecture[k]
+            for k in ARCHITECTURE_KEYS
+            if k in architecture and architecture[k] is not None
+        }
         kwargs.update(options)
-        return cls(architecture["layers"], architecture["activations"], **kwargs)
+        layers = architecture["layers"]
+        if _is_spec_list(layers):
+            for key in ("dropout", "dropconnect"):
+                if not kwargs.get(key):
+                    kwargs.pop(key, None)
+            return cls(layers, **kwargs)
+        return cls(layers, architecture.get("activations"), **kwargs)
 
 
-def _check_sizes(layers: Any) -> list[int]:
-    if not isinstance(layers, (list, tuple)) or len(layers) < 2:
-        raise ConfigError(f"layers: expected a list of at least 2 sizes, got {layers!r}")
-    for size in layers:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ConfigError(f"layers: sizes must be positive integers, got {layers!r}")
-    return [int(s) for s in layers]
-
-
-def _check_activations(activations: Any, transitions: int) -> list[str]:
-    if isinstance(activations, str) or not isinstance(activations, (list, tuple)):
-        raise ConfigError(f"activations: expected a list of names, got {activations!r}")
-    if len(activations) != transitions:
-        raise ConfigError(
-            f"activations: {len(activations)} names for {transitions} layer transitions "
-            f"({activations!r})"
-        )
-    return [canonical_name(a) for a in activations]
+def _is_spec_list(layers: Any) -> bool:
+    return (
+        isinstance(layers, (list, tuple))
+        and len(layers) > 0
+        and all(isinstance(s, Mapping) for s in layers)
+    )

@@ -1,13 +1,15 @@
 """Optimisers and learning-rate schedules.
 
-An optimiser updates each Dense layer's ``weight`` and ``bias`` from its
-``dW`` and ``db``. Updates use augmented assignment (``W -= ...``): on NumPy,
+An optimiser updates every layer's ``params`` (name -> array) from its
+``grads`` (same names), keeping per-parameter state (momentum, moments)
+keyed by (layer index, parameter name). Updates use augmented assignment (``W -= ...``): on NumPy,
 CuPy, torch and array-api-strict that is in place, which avoids allocating a
 new (in, out) array per step (~9x slower at batch 1); on a library with
 immutable arrays (JAX) Python falls back to ``W = W - ...`` and the result is
 stored back, so the same code is the functional fallback.
 
-Regularisation acts on weights only: L2 adds ``l2 * W`` and L1 adds
+Regularisation acts on weights only (parameters named ``weight``; biases,
+batch-norm scales and shifts are left alone): L2 adds ``l2 * W`` and L1 adds
 ``l1 * sign(W)`` to the gradient.
 """
 
@@ -24,7 +26,7 @@ from .backend import Array
 from .errors import ConfigError
 
 if TYPE_CHECKING:
-    from .layers import Dense
+    from .layers import Layer
 
 # (0-based epoch, base learning rate, total epochs) -> that epoch's learning rate.
 Schedule = Callable[[int, float, int], float]
@@ -58,7 +60,7 @@ class Optimizer:
         self.learning_rate = float(learning_rate)
         self.l1 = float(l1)
         self.l2 = float(l2)
-        self.state: dict[tuple[int, int], Any] = {}
+        self.state: dict[tuple[int, str], Any] = {}
         self.steps = 0
         self._scale = 1.0  # the factor the gradients of the current step carry
 
@@ -70,25 +72,30 @@ class Optimizer:
         is the learning rate, which saves a pass over every parameter per step."""
         return 1.0
 
-    def step(self, layers: Sequence[Dense], scale: float = 1.0) -> None:
-        """Apply one update to every Dense layer from its stored gradients,
-        which carry the factor ``scale`` (see :attr:`gradient_scale`).
+    def step(self, layers: Sequence[Layer], scale: float = 1.0) -> None:
+        """Apply one update to every layer's parameters from its stored
+        gradients, which carry the factor ``scale`` (see :attr:`gradient_scale`).
 
-        The step consumes the gradients: ``dW`` and ``db`` may be scaled in
-        place (read gradients through ``Network.gradients``, which does not step).
+        The step consumes the gradients: they may be scaled in place (read
+        gradients through ``Network.gradients``, which does not step).
         """
         self.steps += 1
         self._scale = scale
         for i, layer in enumerate(layers):
-            dW = layer.dW
-            if self.l2:
-                dW = dW + (self.l2 * scale) * layer.weight
-            if self.l1:
-                dW = dW + (self.l1 * scale) * layer.xp.sign(layer.weight)
-            layer.weight = self.update((i, 0), layer.weight, dW)
-            layer.bias = self.update((i, 1), layer.bias, layer.db)
+            params = layer.params
+            if not params:
+                continue
+            grads = layer.grads
+            for name, p in params.items():
+                g = grads[name]
+                if name == "weight" and (self.l2 or self.l1):
+                    if self.l2:
+                        g = g + (self.l2 * scale) * p
+                    if self.l1:
+                        g = g + (self.l1 * scale) * array_api_compat.array_namespace(p).sign(p)
+                params[name] = self.update((i, name), p, g)
 
-    def update(self, key: tuple[int, int], p: Array, g: Array) -> Array:
+    def update(self, key: tuple[int, str], p: Array, g: Array) -> Array:
         raise NotImplementedError
 
     def config(self) -> dict[str, Any]:
@@ -127,7 +134,7 @@ class SGD(Optimizer):
             return 1.0
         return self.learning_rate
 
-    def update(self, key: tuple[int, int], p: Array, g: Array) -> Array:
+    def update(self, key: tuple[int, str], p: Array, g: Array) -> Array:
         # g is this step's own temporary: scaling it in place (when the
         # backward pass did not already) saves allocating an (in, out) array.
         if self._scale != self.learning_rate:
@@ -176,14 +183,14 @@ class Adam(Optimizer):
         _check("eps", eps, 0.0, math.inf, low_open=True)
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
-    def step(self, layers: Sequence[Dense], scale: float = 1.0) -> None:
+    def step(self, layers: Sequence[Layer], scale: float = 1.0) -> None:
         t = self.steps + 1
         # Fold both bias corrections into one step size (the paper's Sec. 2 form).
         self._lr_t = self.learning_rate * math.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
         self._eps_t = self.eps * math.sqrt(1 - self.beta2**t)
         super().step(layers, scale)
 
-    def update(self, key: tuple[int, int], p: Array, g: Array) -> Array:
+    def update(self, key: tuple[int, str], p: Array, g: Array) -> Array:
         if self._scale != 1.0:
             g = g / self._scale
         m, v = self.state.get(key) or (_zeros_like(p), _zeros_like(p))
@@ -223,7 +230,7 @@ class RMSprop(Optimizer):
         _check("eps", eps, 0.0, math.inf, low_open=True)
         self.rho, self.eps = float(rho), float(eps)
 
-    def update(self, key: tuple[int, int], p: Array, g: Array) -> Array:
+    def update(self, key: tuple[int, str], p: Array, g: Array) -> Array:
         if self._scale != 1.0:
             g = g / self._scale
         s = self.state.get(key)

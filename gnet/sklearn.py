@@ -363,13 +363,21 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def coefs_(self) -> list[np.ndarray]:
         """Host copies of the weight matrices, (in, out) each."""
         check_is_fitted(self)
-        return [np.array(B.to_numpy(layer.weight)) for layer in self.network_.layers]
+        return [
+            np.array(B.to_numpy(layer.params["weight"]))
+            for layer in self.network_.layers
+            if "weight" in layer.params
+        ]
 
     @property
     def intercepts_(self) -> list[np.ndarray]:
         """Host copies of the bias vectors, (out,) each."""
         check_is_fitted(self)
-        return [np.array(B.to_numpy(layer.bias)) for layer in self.network_.layers]
+        return [
+            np.array(B.to_numpy(layer.params["bias"]))
+            for layer in self.network_.layers
+            if "bias" in layer.params
+        ]
 
     # ------------------------------------------------------------ validation
 

@@ -224,7 +224,7 @@ def fit(
     history = History()
     base_lr = optimizer.learning_rate
     # (monitored loss, epoch, parameters); the epoch starts as the last one before this fit.
-    best: tuple[float, int, list[Array] | None] = (math.inf, net.epochs_trained, None)
+    best: tuple[float, int, Any] = (math.inf, net.epochs_trained, None)
     info = {"samples_total": n, "batch_size": size, "batches": -(-n // size), "epochs": epochs}
     batch_hooks = [
         cb
@@ -246,7 +246,7 @@ def fit(
             size = _scheduled_size(sizes, epoch - 1, base_size, total_epochs, n)
             info.update(batch_size=size, batches=-(-n // size))
         _call(callbacks, "on_epoch_begin", epoch, info)
-        snapshot = net.copy_parameters()
+        snapshot = net.snapshot()
         start = time.perf_counter()
         losses, correct = _run_epoch(
             net, X, Y, y, size, optimizer, epoch, shuffle, augment, batch_hooks, info
@@ -263,7 +263,7 @@ def fit(
             "samples": n,
         }
         if not (math.isfinite(loss) and _all_finite(xp, net.parameters())):
-            net.set_parameters(snapshot)
+            net.restore(snapshot)
             if checked:
                 net._checked_input = None
                 require_finite(X)
@@ -288,13 +288,13 @@ def fit(
         if early_stopping is not None:
             monitored = record.get("val_loss", record["loss"])
             if monitored < best[0]:
-                best = (monitored, epoch, net.copy_parameters())
+                best = (monitored, epoch, net.snapshot())
             elif epoch - best[1] >= early_stopping:
                 history.stopped_early = True
         if history.stopped_early or net.stop_training:
             break
     if early_stopping is not None and best[2] is not None:
-        net.set_parameters(best[2])
+        net.restore(best[2])
         history.best_epoch = best[1]
     optimizer.learning_rate = base_lr  # a schedule changed it per epoch; give it back
     _call(callbacks, "on_train_end", history)
@@ -316,15 +316,17 @@ def _run_epoch(
 ) -> tuple[Array, Array]:
     """One pass over the data; returns (per-sample losses, correct count) on the device.
 
-    Each batch's outputs are copied into one (n, classes) buffer, and the loss
+    Each batch's outputs (the logits, for a loss fused with the output
+    activation) are copied into one (n, classes) buffer, and the loss
     and correct count are computed from it once at the end of the epoch: one
     cheap slice assignment per batch instead of ten small reductions, which
     matters at batch size 1.
     """
     xp, backend = net.xp, net.backend
     n = X.shape[0]
-    if net.dropouts or net.dropconnect:
+    if any(layer.stochastic for layer in net.layers):
         net._dropout_rng = backend.random_generator([net.seed, epoch, 1])
+    ctx = net.training_context()
     perm = None
     if shuffle and size < n:
         perm = backend.asarray(B.host_rng([net.seed, epoch]).permutation(n))
@@ -337,16 +339,16 @@ def _run_epoch(
     scale = optimizer.gradient_scale
     if batch_hooks:
         info["running_loss"] = lambda: (
-            float(net.loss.total(xp, outputs[: info["samples"], :], Y[: info["samples"], :]))
+            float(net.total_loss(outputs[: info["samples"], :], Y[: info["samples"], :]))
             / info["samples"]
         )
     for batch, s in enumerate(range(0, n, size)):
         e = min(s + size, n)  # the standard leaves out-of-bounds slice stops unspecified
-        Xb = X[s:e, :] if perm is None else xp.take(X, perm[s:e], axis=0)
+        Xb = X[s:e, ...] if perm is None else xp.take(X, perm[s:e], axis=0)
         if augment is not None:
             Xb = augment(xp, Xb, epoch, batch)
-        A = net.forward(Xb, training=True)
-        outputs[s:e, :] = A
+        A = net.forward_with(Xb, ctx)
+        outputs[s:e, :] = net.loss_input(A)
         net.backward(A, Y[s:e, :], scale)
         if scale == 1.0:
             optimizer.step(net.layers)
@@ -356,7 +358,7 @@ def _run_epoch(
             info.update(batch=batch, samples=e)
             for cb in batch_hooks:
                 cb.on_batch_end(batch, info)
-    losses = net.loss.per_sample_of_labels(xp, outputs, y, Y)
+    losses = net.per_sample_loss(outputs, y, Y)
     correct = xp.sum(xp.astype(xp.argmax(outputs, axis=1) == y, xp.int64))
     return losses, correct
 

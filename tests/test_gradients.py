@@ -13,13 +13,25 @@ import pytest
 
 from gnet.activations import ACTIVATIONS, get_activation
 from gnet.backend import get_backend, to_numpy
-from gnet.layers import Dense, Dropout
+from gnet.layers import Context, Dense, Dropout
 from gnet.losses import LOSSES
 from gnet.network import Network
 
 H = 1e-6
 TOL = 1e-6
 
+
+
+def make_dense(be, W, b, name, alpha=0.01):
+    """A built Dense layer holding the given weights (in, out) and bias."""
+    layer = Dense(W.shape[1], name, alpha=alpha)
+    layer.build((W.shape[0],), np.random.default_rng(0), be, be.xp.float64)
+    layer.params.update(weight=be.asarray(W), bias=be.asarray(b))
+    return layer
+
+
+def training(be, seed=0):
+    return Context(be, training=True, rng=be.random_generator(seed))
 
 def rel_error(a, b) -> float:
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
@@ -142,15 +154,14 @@ def test_dense_backward(device, name, batch):
     rng = np.random.default_rng(4)
     X, W, b = rng.standard_normal((batch, 3)), rng.standard_normal((3, 4)), rng.standard_normal(4)
     G = be.asarray(rng.standard_normal((batch, 4)))
-    act = get_activation(name, 0.2)
 
     def objective(x, w, bias):
-        layer = Dense(be.asarray(w), be.asarray(bias), act, xp)
-        return _scalar(xp.sum(G * layer.forward(be.asarray(x))))
+        layer = make_dense(be, w, bias, name, 0.2)
+        return _scalar(xp.sum(G * layer.forward(be.asarray(x), training(be))))
 
-    layer = Dense(be.asarray(W), be.asarray(b), act, xp)
-    layer.forward(be.asarray(X), keep=True)
-    dX = to_numpy(layer.backward(dA=G))
+    layer = make_dense(be, W, b, name, 0.2)
+    layer.forward(be.asarray(X), training(be))
+    dX = to_numpy(layer.backward(G))
     assert (
         rel_error(to_numpy(layer.dW), numeric_gradient(lambda w: objective(X, w, b), W.copy()))
         < TOL
@@ -171,15 +182,16 @@ def test_dense_backward_with_dropconnect_mask(device, batch):
     X, W, b = rng.standard_normal((batch, 3)), rng.standard_normal((3, 4)), rng.standard_normal(4)
     M = be.asarray((rng.random((3, 4)) >= 0.5) / 0.5)
     G = be.asarray(rng.standard_normal((batch, 4)))
-    act = get_activation("tanh")
 
     def objective(x, w, bias):
-        layer = Dense(be.asarray(w), be.asarray(bias), act, xp)
-        return _scalar(xp.sum(G * layer.forward(be.asarray(x), weight_mask=M)))
+        layer = make_dense(be, w, bias, "tanh")
+        layer.dropconnect, layer.fixed_mask = 0.5, M
+        return _scalar(xp.sum(G * layer.forward(be.asarray(x), training(be))))
 
-    layer = Dense(be.asarray(W), be.asarray(b), act, xp)
-    layer.forward(be.asarray(X), keep=True, weight_mask=M)
-    dX = to_numpy(layer.backward(dA=G))
+    layer = make_dense(be, W, b, "tanh")
+    layer.dropconnect, layer.fixed_mask = 0.5, M
+    layer.forward(be.asarray(X), training(be))
+    dX = to_numpy(layer.backward(G))
     dW = to_numpy(layer.dW)
     assert rel_error(dW, numeric_gradient(lambda w: objective(X, w, b), W.copy())) < TOL
     assert (dW[to_numpy(M) == 0] == 0).all()  # a dropped weight gets no gradient
@@ -194,8 +206,9 @@ def test_dropconnect_masks_are_inverted_and_keep_the_expected_fraction(device):
     net = Network(
         [300, 200, 3], ["relu", "softmax"], device=device, dtype="float64", dropconnect=0.25
     )
-    net._dropout_rng = net.backend.random_generator(0)
-    M = to_numpy(net._weight_mask(net.layers[0]))
+    layer = net.layers[0]
+    layer.forward(net.as_input(np.zeros((1, 300))), training(net.backend))
+    M = to_numpy(layer._M)
     assert M.shape == (300, 200)
     assert set(np.unique(M)) <= {0.0, 1.0 / 0.75}
     assert abs((M > 0).mean() - 0.75) < 0.01
@@ -209,11 +222,12 @@ def test_dropout_with_fixed_mask(device):
     mask = be.asarray((rng.random((3, 6)) >= 0.5) / 0.5)
     G = be.asarray(rng.standard_normal((3, 6)))
     drop = Dropout(0.5)
+    drop.fixed_mask = mask
 
     def f(a):
-        return _scalar(xp.sum(G * drop.forward(be.asarray(a), xp, mask=mask)))
+        return _scalar(xp.sum(G * drop.forward(be.asarray(a), training(be))))
 
-    drop.forward(be.asarray(A), xp, mask=mask)
+    drop.forward(be.asarray(A), training(be))
     assert rel_error(to_numpy(drop.backward(G)), numeric_gradient(f, A.copy())) < TOL
 
 
@@ -221,9 +235,8 @@ def test_dropout_is_inverted_and_keeps_the_expected_fraction(device):
     be = get_backend(device)
     xp = be.xp
     drop = Dropout(0.25)
-    gen = be.random_generator(0)
     A = xp.ones((400, 100), dtype=xp.float64, device=be.device)
-    out = to_numpy(drop.forward(A, xp, uniform=be.uniform(gen, (400, 100), xp.float64)))
+    out = to_numpy(drop.forward(A, training(be)))
     assert set(np.unique(out)) <= {0.0, 1.0 / 0.75}
     assert abs((out > 0).mean() - 0.75) < 0.01
     assert abs(out.mean() - 1.0) < 0.02  # inverted scaling keeps the expectation
@@ -246,7 +259,7 @@ def test_whole_network_gradients(device, sizes, acts, loss):
     y = rng.integers(0, sizes[-1], 4)
     grads = net.gradients(X, y)
     params = [to_numpy(p).copy() for p in net.parameters()]
-    for k, analytic in enumerate(g for pair in grads for g in pair):
+    for k, analytic in enumerate(g for layer in grads for g in layer.values()):
 
         def f(p, k=k):
             trial = list(params)
@@ -276,7 +289,7 @@ def test_network_gradients_with_dropout_masks(device):
     params = [to_numpy(p).copy() for p in net.parameters()]
     Xd = net.as_input(X)
     _, Y = net.as_labels(y, 3)
-    for k, analytic in enumerate(g for pair in grads for g in pair):
+    for k, analytic in enumerate(g for layer in grads for g in layer.values()):
 
         def f(p, k=k):
             trial = list(params)

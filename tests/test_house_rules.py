@@ -5,7 +5,19 @@ from pathlib import Path
 
 import gnet
 
-MATH_MODULES = ["activations", "losses", "layers", "init", "optim", "network", "train", "metrics"]
+MATH_MODULES = [
+    "activations",
+    "losses",
+    "layers",
+    "init",
+    "optim",
+    "network",
+    "mlp",
+    "inference",
+    "parameters",
+    "train",
+    "metrics",
+]
 LIBRARY_NAMES = {"numpy", "cupy", "torch", "array_api_strict", "jax"}
 PACKAGE = Path(gnet.__file__).parent
 
@@ -20,18 +32,29 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
-def test_math_modules_import_no_array_library():
+def math_files() -> list[Path]:
+    """Each math module's file, or every file of a math package (layers/)."""
+    paths = []
     for name in MATH_MODULES:
-        found = imported_modules(PACKAGE / f"{name}.py") & LIBRARY_NAMES
-        assert not found, f"gnet/{name}.py imports {found}: only backend.py may"
+        folder = PACKAGE / name
+        paths += sorted(folder.glob("*.py")) if folder.is_dir() else [PACKAGE / f"{name}.py"]
+    return paths
+
+
+def test_math_modules_import_no_array_library():
+    for path in math_files():
+        name = path.relative_to(PACKAGE)
+        found = imported_modules(path) & LIBRARY_NAMES
+        assert not found, f"gnet/{name} imports {found}: only backend.py may"
 
 
 def test_math_modules_have_no_host_synchronisation_in_the_batch_loop():
     # .item() and data-dependent indexing would stall a GPU in every batch.
-    for name in MATH_MODULES:
-        source = (PACKAGE / f"{name}.py").read_text()
-        assert ".item()" not in source, f"gnet/{name}.py calls .item()"
-        assert "nonzero(" not in source, f"gnet/{name}.py calls nonzero"
+    for path in math_files():
+        name = path.relative_to(PACKAGE)
+        source = path.read_text()
+        assert ".item()" not in source, f"gnet/{name} calls .item()"
+        assert "nonzero(" not in source, f"gnet/{name} calls nonzero"
 
 
 def test_library_never_prints():

@@ -69,7 +69,7 @@ def build(device, sizes, activations, loss, alpha, seed, dropout=0.0, dropconnec
     )
     rng = np.random.default_rng(1000 + seed)
     params = []
-    for layer in net.layers:
+    for layer in net.dense_layers:  # dropout layers have no parameters
         params.append(np.array(to_numpy(layer.weight), copy=True))
         params.append(rng.normal(0.0, 0.3, size=layer.shape[1]))
     net.set_parameters(params)
@@ -79,7 +79,7 @@ def build(device, sizes, activations, loss, alpha, seed, dropout=0.0, dropconnec
 def torch_oracle(net, activations, loss, alpha, X, y, masks=None, weight_masks=None):
     """(loss, [(dW, db), ...]) from torch autograd, dW in gnet's (in, out) layout."""
     linears = []
-    for layer in net.layers:
+    for layer in net.dense_layers:
         n_in, n_out = layer.shape
         lin = torch.nn.Linear(n_in, n_out, dtype=torch.float64)
         with torch.no_grad():
@@ -110,7 +110,9 @@ def torch_oracle(net, activations, loss, alpha, X, y, masks=None, weight_masks=N
 
 
 def compare(net, grads, expected):
-    assert len(grads) == len(expected) == len(net.layers)
+    # one dict per layer; dropout layers have no parameters
+    grads = [(g["weight"], g["bias"]) for g in grads if g]
+    assert len(grads) == len(expected) == len(net.dense_layers)
     for k, ((dW, db), (tW, tb)) in enumerate(zip(grads, expected, strict=True)):
         dW, db = to_numpy(dW), to_numpy(db)
         assert dW.shape == tW.shape and db.shape == tb.shape, f"layer {k}"

@@ -1,0 +1,82 @@
+"""Inference on a Network: outputs, labels, the loss and the evaluation
+report, computed chunk by chunk so memory stays bounded on large inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import backend as B
+from .layers import INFERENCE
+from .metrics import confusion_matrix, macro_f1, per_class
+
+# Rows per forward pass in predict/evaluate: bounds memory on large inputs.
+CHUNK = 8192
+
+
+class Inference:
+    """Mixed into :class:`gnet.network.Network`."""
+
+    # Provided by Network.
+    xp: Any
+    backend: Any
+    n_classes: Any
+    as_input: Callable[..., Any]
+    as_labels: Callable[..., tuple[Any, Any]]
+    forward_with: Callable[[Any, Any], Any]
+    loss_input: Callable[[Any], Any]
+    total_loss: Callable[[Any, Any], Any]
+
+    def predict_proba(self, X: Any) -> Any:
+        """Output activations (N, classes) (class probabilities with softmax)."""
+        return self._predict_prepared(self.as_input(X))
+
+    def predict(self, X: Any) -> Any:
+        """Predicted class indices (N,) as an int64 array on the network's device."""
+        return self.xp.argmax(self.predict_proba(X), axis=1)
+
+    def _predict_prepared(self, X: Any) -> Any:
+        n = X.shape[0]
+        if n <= CHUNK:
+            return self.forward_with(X, INFERENCE)
+        parts = [
+            self.forward_with(X[s : min(s + CHUNK, n), ...], INFERENCE) for s in range(0, n, CHUNK)
+        ]
+        return self.xp.concat(parts, axis=0)
+
+    def _loss_and_predictions(self, X: Any, Y: Any) -> tuple[Any, Any]:
+        """Summed loss (0-d device array) and argmax predictions, chunk by chunk."""
+        xp = self.xp
+        total, preds = None, []
+        n = X.shape[0]
+        for s in range(0, n, CHUNK):
+            e = min(s + CHUNK, n)
+            A = self.forward_with(X[s:e, ...], INFERENCE)
+            part = self.total_loss(self.loss_input(A), Y[s:e, :])
+            total = part if total is None else total + part
+            preds.append(xp.argmax(A, axis=1))
+        return total, preds[0] if len(preds) == 1 else xp.concat(preds, axis=0)
+
+    def loss_value(self, X: Any, y: Any) -> float:
+        """The batch-mean loss (no dropout), as a Python float."""
+        X = self.as_input(X)
+        n: int = X.shape[0]
+        _, Y = self.as_labels(y, n)
+        return float(self.total_loss(self.loss_input(self.forward_with(X, INFERENCE)), Y)) / n
+
+    def evaluate(self, X: Any, y: Any) -> dict[str, Any]:
+        """Accuracy, loss, confusion matrix, per-class metrics and macro F1 (host values)."""
+        X = self.as_input(X)
+        y, Y = self.as_labels(y, X.shape[0])
+        loss_sum, y_pred = self._loss_and_predictions(X, Y)
+        cm = B.to_numpy(confusion_matrix(y, y_pred, self.n_classes)).tolist()
+        n = X.shape[0]
+        rows = per_class(cm)
+        return {
+            "accuracy": sum(cm[k][k] for k in range(len(cm))) / n,
+            "loss": float(loss_sum) / n,
+            "confusion_matrix": cm,
+            "per_class": rows,
+            "macro_f1": macro_f1(rows),
+            "n_samples": n,
+        }
