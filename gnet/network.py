@@ -48,6 +48,12 @@ ARCHITECTURE_KEYS = (
 )
 
 
+# Bytes that the arrays one training pass keeps for backward may take; a
+# larger batch (full-batch mode) runs in chunks. 512 MiB keeps the default MLP
+# whole (60,000 rows) and a small CNN's full batch to a few hundred MB.
+MEMORY_BUDGET = 512 << 20
+
+
 class Network(Inference, Parameters):
     """A stack of layers; see the module docstring.
 
@@ -209,6 +215,14 @@ class Network(Inference, Parameters):
         if mlp is not None:
             return {"layers": self.sizes, "activations": self.activation_names, **common, **mlp}
         return {"input_shape": list(self.input_shape), "layers": self.spec()["layers"], **common}
+
+    def max_rows(self, budget: int = MEMORY_BUDGET) -> int:
+        """Rows one training forward + backward pass may take so that what the
+        layers keep for backward stays within ``budget`` bytes (larger batches
+        run in chunks whose gradients are summed: see gnet.train)."""
+        per_row = sum(layer.kept_per_sample for layer in self.layers) + self.n_inputs
+        itemsize = 8 if self.dtype_name == "float64" else 4
+        return max(1, budget // (per_row * itemsize))
 
     def summary(self) -> list[tuple[str, tuple[int, ...], int]]:
         """(layer, output shape, parameter count) per layer, Keras-style."""

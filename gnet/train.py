@@ -342,14 +342,25 @@ def _run_epoch(
             float(net.total_loss(outputs[: info["samples"], :], Y[: info["samples"], :]))
             / info["samples"]
         )
+    rows = net.max_rows()
+    sums: list[dict[str, Any]] = [{} for _ in net.layers]
     for batch, s in enumerate(range(0, n, size)):
         e = min(s + size, n)  # the standard leaves out-of-bounds slice stops unspecified
-        Xb = X[s:e, ...] if perm is None else xp.take(X, perm[s:e], axis=0)
-        if augment is not None:
-            Xb = augment(xp, Xb, epoch, batch)
-        A = net.forward_with(Xb, ctx)
-        outputs[s:e, :] = net.loss_input(A)
-        net.backward(A, Y[s:e, :], scale)
+        for c in range(s, e, rows):
+            # A batch larger than the memory budget runs in chunks of ``rows``;
+            # each chunk's gradient is weighted by its share of the batch and
+            # summed, which gives the batch's exact mean gradient.
+            ce = min(c + rows, e)
+            Xb = X[c:ce, ...] if perm is None else xp.take(X, perm[c:ce], axis=0)
+            if augment is not None:
+                Xb = augment(xp, Xb, epoch, batch)
+            A = net.forward_with(Xb, ctx)
+            outputs[c:ce, :] = net.loss_input(A)
+            if ce - c == e - s:
+                net.backward(A, Y[c:ce, :], scale)
+            else:
+                net.backward(A, Y[c:ce, :], scale * (ce - c) / (e - s))
+                _accumulate(net.layers, sums, first=c == s)
         if scale == 1.0:
             optimizer.step(net.layers)
         else:
@@ -361,6 +372,19 @@ def _run_epoch(
     losses = net.per_sample_loss(outputs, y, Y)
     correct = xp.sum(xp.astype(xp.argmax(outputs, axis=1) == y, xp.int64))
     return losses, correct
+
+
+def _accumulate(layers: list[Any], sums: list[dict[str, Any]], first: bool) -> None:
+    """Add each layer's new gradients to ``sums`` (one dict per layer, from the
+    earlier chunks of the same batch); the layers' ``grads`` become the sums."""
+    for layer, total in zip(layers, sums, strict=True):
+        if first:
+            total.clear()
+            total.update((k, g if B.writeable(g) else g * 1) for k, g in layer.grads.items())
+        else:
+            for k, g in layer.grads.items():
+                total[k] += g
+        layer.grads = dict(total)
 
 
 def batch_means(xp: Any, losses: Any, size: int) -> Any:

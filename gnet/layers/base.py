@@ -156,6 +156,13 @@ class Layer:
         return False
 
     @property
+    def kept_per_sample(self) -> int:
+        """Values per sample this layer's training pass holds at once (its
+        output, pre-activation and gradient); layers with larger workspaces
+        (im2col) say so. Sizes full-batch chunks (Network.max_rows)."""
+        return 3 * math.prod(self.output_shape)
+
+    @property
     def n_parameters(self) -> int:
         return sum(math.prod(p.shape) for p in self.params.values())
 
