@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from near_ties import assert_same_predictions, on_gpu
 
 import gnet
 from gnet.backend import cuda_available, get_backend
@@ -174,7 +175,12 @@ def test_save_and_load_across_backends(tmp_path, device, mnist):
         assert loaded.metadata["dataset"] == "mnist"
         assert loaded.input_std == pytest.approx(0.31)
         report = loaded.evaluate(Xt[:500], yt[:500])
-        assert report["confusion_matrix"] == expected["confusion_matrix"]
+        if on_gpu(device) and target != device:  # other float32 sum order: near-ties may flip
+            assert_same_predictions(
+                gnet.to_numpy(net.predict_proba(Xt[:500])), gnet.to_numpy(loaded.predict(Xt[:500]))
+            )
+        else:
+            assert report["confusion_matrix"] == expected["confusion_matrix"]
         assert report["loss"] == pytest.approx(expected["loss"], rel=1e-5)
 
 
