@@ -29,11 +29,14 @@ class Inference:
 
     def predict_proba(self, X: Any) -> Any:
         """Output activations (N, classes) (class probabilities with softmax)."""
-        return self._predict_prepared(self.as_input(X))
+        with self.backend.context():
+            return self._predict_prepared(self.as_input(X))
 
     def predict(self, X: Any) -> Any:
         """Predicted class indices (N,) as an int64 array on the network's device."""
-        return self.xp.argmax(self.predict_proba(X), axis=1)
+        P = self.predict_proba(X)
+        with self.backend.context():
+            return self.xp.argmax(P, axis=1)
 
     def _predict_prepared(self, X: Any) -> Any:
         n = X.shape[0]
@@ -59,17 +62,20 @@ class Inference:
 
     def loss_value(self, X: Any, y: Any) -> float:
         """The batch-mean loss (no dropout), as a Python float."""
-        X = self.as_input(X)
-        n: int = X.shape[0]
-        _, Y = self.as_labels(y, n)
-        return float(self.total_loss(self.loss_input(self.forward_with(X, INFERENCE)), Y)) / n
+        with self.backend.context():
+            X = self.as_input(X)
+            n: int = X.shape[0]
+            _, Y = self.as_labels(y, n)
+            L = self.loss_input(self.forward_with(X, INFERENCE))
+            return float(self.total_loss(L, Y)) / n
 
     def evaluate(self, X: Any, y: Any) -> dict[str, Any]:
         """Accuracy, loss, confusion matrix, per-class metrics and macro F1 (host values)."""
-        X = self.as_input(X)
-        y, Y = self.as_labels(y, X.shape[0])
-        loss_sum, y_pred = self._loss_and_predictions(X, Y)
-        cm = B.to_numpy(confusion_matrix(y, y_pred, self.n_classes)).tolist()
+        with self.backend.context():
+            X = self.as_input(X)
+            y, Y = self.as_labels(y, X.shape[0])
+            loss_sum, y_pred = self._loss_and_predictions(X, Y)
+            cm = B.to_numpy(confusion_matrix(y, y_pred, self.n_classes)).tolist()
         n = X.shape[0]
         rows = per_class(cm)
         return {

@@ -215,13 +215,14 @@ def load_model(path: str | os.PathLike[str], device: Any = None) -> Network:
     except (KeyError, TypeError, ValueError, ConfigError) as exc:
         raise ModelFileError(f"{path}: invalid network configuration in metadata ({exc})") from exc
     tensors = read_model_file(path)[0]
-    for i, layer in enumerate(net.layers):
-        for group in (layer.params, layer.state):
-            for name in group:
-                host = tensors[file_name[f"layers.{i}.{name}"]]
-                if not np.all(np.isfinite(host)):
-                    raise ModelFileError(f"{path}: tensor layers.{i}.{name} holds NaN or inf")
-                group[name] = net.backend.asarray(np.array(host), dtype=net.dtype)
+    with net.backend.context():
+        for i, layer in enumerate(net.layers):
+            for group in (layer.params, layer.state):
+                for name in group:
+                    host = tensors[file_name[f"layers.{i}.{name}"]]
+                    if not np.all(np.isfinite(host)):
+                        raise ModelFileError(f"{path}: tensor layers.{i}.{name} holds NaN or inf")
+                    group[name] = net.backend.asarray(np.array(host), dtype=net.dtype)
     epochs = meta.get("epochs_trained", 0)
     net.epochs_trained = epochs if isinstance(epochs, int) and epochs >= 0 else 0
     net.metadata = meta

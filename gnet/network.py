@@ -139,8 +139,9 @@ class Network(Inference, Parameters):
         self.layers: list[Layer] = [from_spec(s, f"layers[{i}]") for i, s in enumerate(specs)]
         rng = B.host_rng(seed)
         out: tuple[int, ...] = self.input_shape
-        for layer in self.layers:
-            out = layer.build(out, rng, self.backend, self.dtype)
+        with self.backend.context():  # CuPy creates arrays on its current GPU
+            for layer in self.layers:
+                out = layer.build(out, rng, self.backend, self.dtype)
         self.output_shape = out
         n = self.n_classes
         if class_names is not None and len(class_names) != n:
@@ -329,14 +330,15 @@ class Network(Inference, Parameters):
         """One dict name -> gradient per layer (empty for layers without
         parameters) of the batch-mean loss for one batch. With dropout or
         DropConnect, pass ``masks`` or ``weight_masks`` to fix them (tests)."""
-        X = self.as_input(X)
-        _, Y = self.as_labels(y, X.shape[0])
-        self._dropout_rng = self.backend.random_generator([self.seed, 1 << 20])
-        for layer in self.layers:
-            layer.grads = {}
-        A = self.forward(X, training=True, masks=masks, weight_masks=weight_masks)
-        self.backward(A, Y)
-        return [dict(layer.grads) for layer in self.layers]
+        with self.backend.context():
+            X = self.as_input(X)
+            _, Y = self.as_labels(y, X.shape[0])
+            self._dropout_rng = self.backend.random_generator([self.seed, 1 << 20])
+            for layer in self.layers:
+                layer.grads = {}
+            A = self.forward(X, training=True, masks=masks, weight_masks=weight_masks)
+            self.backward(A, Y)
+            return [dict(layer.grads) for layer in self.layers]
 
     def _fix_masks(self, masks: list[Any] | None, weight_masks: list[Any] | None) -> None:
         dropouts: list[Any] = [layer for layer in self.layers if isinstance(layer, Dropout)]
@@ -357,7 +359,8 @@ class Network(Inference, Parameters):
         """
         from .train import fit
 
-        return fit(self, X, y, **options)
+        with self.backend.context():
+            return fit(self, X, y, **options)
 
     @classmethod
     def from_config(cls, config: Any, **overrides: Any) -> Network:
