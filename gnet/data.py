@@ -12,7 +12,10 @@ against the known hashes while it is still pooch's temporary file, so a failed
 or corrupted download never stays in the cache.
 
 This module runs on the host only: it returns NumPy arrays, and the backend
-moves them to the device once per run.
+moves them to the device once per run. The data set table lives in
+:mod:`gnet.catalog`; the validation split and the input statistics (shared
+by ``gnet.run`` and ``GNetClassifier``) in :mod:`gnet.splits`. Both are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -24,120 +27,36 @@ import math
 import os
 import re
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import pooch
+import pooch  # type: ignore[import-untyped]
 
-from gnet.errors import ConfigError, DataError
+from gnet.catalog import DATASETS
+from gnet.errors import DataError
+from gnet.splits import normalization_stats, split_indices, train_validation_split
 
 logger = logging.getLogger(__name__)
+
+__all__ = [
+    "DATASETS",
+    "fetch",
+    "load",
+    "normalization_stats",
+    "read_idx",
+    "split_indices",
+    "train_validation_split",
+]
 
 DOWNLOAD_TIMEOUT_S = 60
 """Seconds pooch waits for a mirror to answer (connect or next bytes)."""
 
-_FILE_NAMES = {
-    "train_images": "train-images-idx3-ubyte.gz",
-    "train_labels": "train-labels-idx1-ubyte.gz",
-    "test_images": "t10k-images-idx3-ubyte.gz",
-    "test_labels": "t10k-labels-idx1-ubyte.gz",
-}
-
-
-def _files(hashes: dict[str, list[str]]) -> dict[str, dict]:
-    """Pair each file key with its file name and its known hashes."""
-    return {key: {"name": _FILE_NAMES[key], "hashes": hashes[key]} for key in _FILE_NAMES}
-
-
-# Known hashes, in pooch's "algorithm:value" form. A file matching any of them
-# is genuine. Each list holds the hashes of the .gz (SHA-256 from
-# shared/data/README.md, and MD5s of the original or upstream .gz) and the MD5
-# of the decompressed file, so hand-placed uncompressed files are recognised too.
-DATASETS: dict[str, dict] = {
-    "mnist": {
-        "files": _files(
-            {
-                "train_images": [
-                    "sha256:440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-                    "md5:f68b3c2dcbeaaa9fbdd348bbdeb94873",
-                    "md5:6bbc9ace898e44ae57da46a324031adb",
-                ],
-                "train_labels": [
-                    "sha256:3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-                    "md5:d53e105ee54ea40749a09fcbcd1e9432",
-                    "md5:a25bea736e30d166cdddb491f175f624",
-                ],
-                "test_images": [
-                    "sha256:8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-                    "md5:9fb629c4189551a2d022fa330f9573f3",
-                    "md5:2646ac647ad5339dbf082846283269ea",
-                ],
-                "test_labels": [
-                    "sha256:f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-                    "md5:ec29112dd5afa0611ce80d1b7f02629c",
-                    "md5:27ae3e4e09519cfbb04c329615203637",
-                ],
-            }
-        ),
-        "mirrors": [
-            "https://ossci-datasets.s3.amazonaws.com/mnist/",
-            "https://storage.googleapis.com/cvdf-datasets/mnist/",
-            "http://yann.lecun.com/exdb/mnist/",
-        ],
-        "class_names": [str(digit) for digit in range(10)],
-        "image_shape": (28, 28),
-    },
-    "fashion-mnist": {
-        # SHA-256: Debian's recompressed .gz (as in shared/data); first MD5: the
-        # upstream .gz (the mirrors below serve these); second MD5: decompressed.
-        "files": _files(
-            {
-                "train_images": [
-                    "sha256:b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
-                    "md5:8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-                    "md5:f4a8712d7a061bf5bd6d2ca38dc4d50a",
-                ],
-                "train_labels": [
-                    "sha256:0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
-                    "md5:25c81989df183df01b3e8a0aad5dffbe",
-                    "md5:9018921c3c673c538a1fc5bad174d6f9",
-                ],
-                "test_images": [
-                    "sha256:cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
-                    "md5:bef4ecab320f06d8554ea6380940ec79",
-                    "md5:8181f5470baa50b63fa0f6fddb340f0a",
-                ],
-                "test_labels": [
-                    "sha256:8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
-                    "md5:bb300cfdad3c16e7a12a480ee83cd310",
-                    "md5:15d484375f8d13e6eb1aabb0c3f46965",
-                ],
-            }
-        ),
-        "mirrors": [
-            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-            "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
-        ],
-        "class_names": [
-            "T-shirt/top",
-            "Trouser",
-            "Pullover",
-            "Dress",
-            "Coat",
-            "Sandal",
-            "Shirt",
-            "Sneaker",
-            "Bag",
-            "Ankle boot",
-        ],
-        "image_shape": (28, 28),
-    },
-}
-
 _GZIP_MAGIC = b"\x1f\x8b"
 
 # IDX type byte (third byte of the magic number) -> big-endian element type.
-_IDX_TYPES = {
+_IDX_TYPES: dict[int, np.dtype[Any]] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),
@@ -152,7 +71,7 @@ _LABELS_MAGIC = 0x00000801
 # --------------------------------------------------------------------------- IDX
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an IDX file (gzip-compressed or raw) into a native-endian array.
 
     Compression is detected by the gzip magic bytes, not the file name, so a
@@ -239,7 +158,7 @@ def default_data_dir() -> Path:
     return Path(pooch.os_cache("gnet"))
 
 
-def _dataset(name: str) -> dict:
+def _dataset(name: str) -> dict[str, Any]:
     """The DATASETS entry for *name*, or a DataError listing the known names."""
     try:
         return DATASETS[name]
@@ -250,7 +169,7 @@ def _dataset(name: str) -> dict:
 
 def fetch(
     name: str,
-    data_dir: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
     download: bool = True,
     mirrors: list[str] | None = None,
 ) -> dict[str, Path]:
@@ -269,9 +188,11 @@ def fetch(
     }
 
 
-def _locate(folder: Path, entry: dict, name: str, download: bool, mirrors: list[str]) -> Path:
+def _locate(
+    folder: Path, entry: dict[str, Any], name: str, download: bool, mirrors: list[str]
+) -> Path:
     """Find one file in *folder*, or download it there."""
-    fname = entry["name"]
+    fname: str = entry["name"]
     for candidate in (folder / fname, folder / fname.removesuffix(".gz")):
         if candidate.is_file():
             if not _matches_known_hash(candidate, entry["hashes"]):
@@ -316,14 +237,16 @@ class _VerifyingDownloader:
             progressbar=False, timeout=DOWNLOAD_TIMEOUT_S, chunk_size=1 << 16
         )
 
-    def __call__(self, url, output_file, pooch_instance, check_only=False):
+    def __call__(
+        self, url: str, output_file: Any, pooch_instance: Any, check_only: bool = False
+    ) -> Any:
         result = self.http(url, output_file, pooch_instance, check_only=check_only)
         if not check_only and not _matches_known_hash(output_file, self.known_hashes):
             raise ValueError("checksum matches no known hash (corrupted or incomplete download)")
         return result
 
 
-def _download(folder: Path, entry: dict, mirrors: list[str]) -> Path:
+def _download(folder: Path, entry: dict[str, Any], mirrors: list[str]) -> Path:
     """Download one file into *folder*, trying each mirror until one gives a good file."""
     fname = entry["name"]
     downloader = _VerifyingDownloader(entry["hashes"])
@@ -346,7 +269,7 @@ def _download(folder: Path, entry: dict, mirrors: list[str]) -> Path:
 
 
 @contextlib.contextmanager
-def _quiet_pooch():
+def _quiet_pooch() -> Iterator[None]:
     """Hold back pooch's INFO lines, which its own handler writes to stderr.
 
     The library never prints; it logs the same events through its own logger.
@@ -382,7 +305,7 @@ def _download_failure(exc: Exception) -> str:
 
 def load(
     name: str = "mnist",
-    data_dir: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
     download: bool = True,
     mirrors: list[str] | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -400,7 +323,9 @@ def load(
     return train, test
 
 
-def _load_split(images_path: Path, labels_path: Path, info: dict) -> tuple[np.ndarray, ...]:
+def _load_split(
+    images_path: Path, labels_path: Path, info: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
     """Read, cross-check and convert one split's image and label files."""
     images = _read_expected(images_path, _IMAGES_MAGIC, ndim=3)
     labels = _read_expected(labels_path, _LABELS_MAGIC, ndim=1)
@@ -435,43 +360,3 @@ def _read_expected(path: Path, magic: int, ndim: int) -> np.ndarray:
             f"uint8, {ndim}-d) but it holds {array.dtype} data with {array.ndim} dimensions"
         )
     return array
-
-
-# ------------------------------------------------------------ splits and statistics
-
-
-def train_validation_split(
-    X: np.ndarray, y: np.ndarray, fraction: float, seed: int
-) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Hold out a random *fraction* of the samples as a validation set.
-
-    The permutation is drawn on the host from *seed*, so the same seed gives
-    the same split on every backend. ``fraction`` 0 gives an empty validation set.
-    """
-    if not 0 <= fraction < 1:
-        raise ConfigError(f"validation fraction must be in [0, 1), got {fraction}")
-    if len(X) != len(y):
-        raise DataError(f"X has {len(X)} samples but y has {len(y)}")
-    order = np.random.default_rng(seed).permutation(len(X))
-    n_val = int(len(X) * fraction)
-    val, train = order[:n_val], order[n_val:]
-    return (X[train], y[train]), (X[val], y[val])
-
-
-def normalization_stats(X: np.ndarray, chunk_rows: int = 8192) -> tuple[float, float]:
-    """Mean and standard deviation over all values of X (the training set).
-
-    Accumulated in float64, a block of rows at a time, so MNIST's 47 million
-    pixels need neither a float32 sum (which loses digits) nor a 376 MB
-    float64 copy.
-    """
-    X = np.asarray(X)
-    if X.size == 0:
-        raise DataError("normalization_stats needs at least one value")
-    rows = X.reshape(len(X), -1) if X.ndim > 1 else X.reshape(-1, 1)
-    mean = float(np.sum(rows, dtype=np.float64) / X.size)
-    squares = 0.0
-    for start in range(0, len(rows), chunk_rows):
-        block = rows[start : start + chunk_rows].astype(np.float64) - mean
-        squares += float(np.einsum("ij,ij->", block, block))
-    return mean, math.sqrt(squares / X.size)
