@@ -14,24 +14,42 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from .avgpool2d import AvgPool2D
 from .base import INFERENCE, Context, Field, Layer, Shape
+from .batchnorm import BatchNorm
+from .conv2d import Conv2D
 from .dense import Dense
 from .dropout import Dropout
+from .flatten import Flatten
+from .global_avgpool2d import GlobalAvgPool2D
 from .masks import inverted_mask
+from .maxpool2d import MaxPool2D
 
 LAYERS: dict[str, type[Layer]] = {
     "dense": Dense,
     "dropout": Dropout,
+    "conv2d": Conv2D,
+    "maxpool2d": MaxPool2D,
+    "avgpool2d": AvgPool2D,
+    "global_avgpool2d": GlobalAvgPool2D,
+    "flatten": Flatten,
+    "batchnorm": BatchNorm,
 }
 
 __all__ = [
     "INFERENCE",
     "LAYERS",
+    "AvgPool2D",
+    "BatchNorm",
     "Context",
+    "Conv2D",
     "Dense",
     "Dropout",
     "Field",
+    "Flatten",
+    "GlobalAvgPool2D",
     "Layer",
+    "MaxPool2D",
     "Shape",
     "array_shapes",
     "check_specs",
