@@ -321,56 +321,26 @@ def make_schedule(spec: Schedule | str | dict[str, Any] | None) -> Schedule | No
     """A schedule from ``None``, a schedule object, a string ``step:10:0.5``,
     ``exponential:0.95``, ``cosine[:min_lr]``, ``linear[:min_lr]``, or a dict
     ``{"type": "step", "step_size": 10, "gamma": 0.5}`` / ``{"type":
-    "exponential", "gamma": g}`` / ``{"type": "cosine" or "linear", "min_lr": m}``.
+    "exponential", "gamma": g}`` / ``{"type": "cosine" or "linear", "min_lr": m}``
+    (read by :func:`gnet.config.schedules.parse_lr_schedule`, the one parser
+    that configs and flags use too).
 
     A schedule maps (0-based epoch, base lr, total epochs) to that epoch's lr.
     """
+    from .config.schedules import parse_lr_schedule
+
     if spec is None or callable(spec):  # includes custom (epoch, base_lr, epochs) -> lr
         return spec
-    error = ConfigError(
-        f"lr_schedule {spec!r}: expected step:STEP_SIZE:GAMMA, exponential:GAMMA, "
-        "cosine[:MIN_LR] or linear[:MIN_LR] (STEP_SIZE an integer >= 1, 0 < GAMMA, MIN_LR >= 0)"
-    )
-    keys = {
-        "step": ("step_size", "gamma"),
-        "exponential": ("gamma",),
-        "cosine": ("min_lr",),
-        "linear": ("min_lr",),
-    }
-    if isinstance(spec, str):
-        kind, *args = spec.strip().lower().split(":")
-        if kind not in keys or len(args) > len(keys[kind]):
-            raise error
-        try:
-            params = dict(zip(keys[kind], (float(a) for a in args), strict=False))
-        except ValueError:
-            raise error from None
-    elif isinstance(spec, dict):
-        kind = spec.get("type", "")
-        if kind not in keys or set(spec) - {"type", *keys[kind]}:
-            raise error
-        params = {k: v for k, v in spec.items() if k != "type"}
-    else:
-        raise error
-    if kind in ("cosine", "linear"):
-        params.setdefault("min_lr", 0.0)
-    values = list(params.values())
-    if set(params) != set(keys[kind]) or not all(
-        not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) for v in values
-    ):
-        raise error
+    if isinstance(spec, str) and spec.strip().lower() in ("", "none", "null"):
+        raise ConfigError(f"lr_schedule {spec!r}: expected a schedule (None for no schedule)")
+    parsed = parse_lr_schedule(spec)
+    if parsed is None:
+        return None
+    kind = parsed["type"]
     if kind == "step":
-        if params["step_size"] < 1 or params["step_size"] != int(params["step_size"]):
-            raise error
-        if params["gamma"] <= 0:
-            raise error
-        return StepDecay(int(params["step_size"]), float(params["gamma"]))
+        return StepDecay(int(parsed["step_size"]), float(parsed["gamma"]))
     if kind == "exponential":
-        if params["gamma"] <= 0:
-            raise error
-        return ExponentialDecay(float(params["gamma"]))
-    if params["min_lr"] < 0:
-        raise error
+        return ExponentialDecay(float(parsed["gamma"]))
     if kind == "linear":
-        return LinearDecay(float(params["min_lr"]))
-    return CosineDecay(float(params["min_lr"]))
+        return LinearDecay(float(parsed["min_lr"]))
+    return CosineDecay(float(parsed["min_lr"]))

@@ -130,27 +130,15 @@ class LinearBatchSize:
 def make_batch_schedule(spec: Any) -> Any:
     """A batch-size schedule from ``None``, a callable ``(0-based epoch, base
     size, total epochs) -> size``, ``"linear:FINAL"`` or ``{"type": "linear",
-    "final": FINAL}``."""
+    "final": FINAL}`` (read by :func:`gnet.config.schedules.parse_batch_schedule`)."""
+    from .config.schedules import parse_batch_schedule
+
     if spec is None or callable(spec):
         return spec
-    error = ConfigError(
-        f"batch_schedule {spec!r}: expected linear:FINAL or "
-        '{"type": "linear", "final": FINAL} with FINAL an integer >= 1'
-    )
-    final: Any = None
-    if isinstance(spec, str):
-        kind, _, arg = spec.strip().lower().partition(":")
-        if kind == "linear" and arg.strip().isdecimal() and arg.strip().isascii():
-            final = int(arg)
-    elif (
-        isinstance(spec, dict)
-        and str(spec.get("type", "")).strip().lower() == "linear"
-        and set(spec) == {"type", "final"}
-    ):
-        final = spec["final"]
-    if isinstance(final, bool) or not isinstance(final, int) or final < 1:
-        raise error
-    return LinearBatchSize(final)
+    if isinstance(spec, str) and spec.strip().lower() in ("", "none", "null"):
+        raise ConfigError(f"batch_schedule {spec!r}: expected linear:FINAL")
+    parsed = parse_batch_schedule(spec)
+    return LinearBatchSize(int(parsed["final"])) if parsed else None
 
 
 def fit(
