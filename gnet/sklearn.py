@@ -9,12 +9,26 @@
     clf.predict(X_test); clf.predict_proba(X_test); clf.score(X_test, y_test)
 
 The network is ``[n_features, *hidden_layer_sizes, n_classes]`` with the
-hidden ``activation`` and a softmax output trained on cross-entropy.
+hidden ``activation`` and a softmax output trained on cross-entropy. Any
+other stack of layers comes as a layer-spec list (the JSON of configs and
+model files) with the shape of one sample; X stays flat rows::
+
+    cnn = GNetClassifier(
+        layers=[{"type": "conv2d", "filters": 32, "kernel_size": 3, "activation": "relu"},
+                {"type": "maxpool2d", "pool_size": 2},
+                {"type": "flatten"}],
+        input_shape=(28, 28, 1), optimizer="adam", learning_rate=1e-3)
+    cnn.fit(X_train, y_train)           # X_train: (n_samples, 784), row by row
+
+The output layer is appended (dense, one unit per class, softmax) unless
+the list already ends with a dense softmax layer, whose units must then
+equal the number of classes; so a config's complete layer list works as is.
 Hyperparameter names follow scikit-learn's ``MLPClassifier`` where it has
 one (``hidden_layer_sizes``, ``activation``, ``momentum``, ``batch_size``,
 ``early_stopping``, ``validation_fraction``, ``shuffle``, ``warm_start``,
 ``partial_fit``); the rest are gnet's (``optimizer``, ``learning_rate``,
-``epochs``, ``l2``, ``dropout``, ``dropconnect``, ``device``, ``seed``).
+``epochs``, ``l2``, ``dropout``, ``dropconnect``, ``layers``,
+``input_shape``, ``device``, ``seed``).
 
 Devices ("everything follows X"): ``device`` is any gnet device string
 ("cpu", "cuda", "cuda:N", "torch", "torch:cuda", "strict"). Host data
@@ -36,43 +50,56 @@ model fitted on a GPU unpickles on a machine without one: it then runs on
 from __future__ import annotations
 
 import copy
-import math
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from array_api_compat import array_namespace
 from sklearn.base import BaseEstimator, ClassifierMixin  # type: ignore[import-untyped]
 from sklearn.metrics import accuracy_score  # type: ignore[import-untyped]
-from sklearn.utils.multiclass import (  # type: ignore[import-untyped]
-    check_classification_targets,
-)
 from sklearn.utils.validation import (  # type: ignore[import-untyped]
     check_is_fitted,
     column_or_1d,
-    validate_data,
 )
 
 from . import backend as B
-from .errors import ConfigError, DeviceError
-from .network import Network
+from .errors import ConfigError
 from .optim import Optimizer, get_optimizer
+from .sklearn_checks import host, host_or_none, validate_fit, validate_predict
+from .sklearn_support import (
+    build_network,
+    input_stats,
+    map_arrays,
+    network_from_host,
+    network_to_host,
+    patience,
+)
+from .splits import train_validation_split
 
 __all__ = ["GNetClassifier"]
 
-# scikit-learn's activation names that gnet spells otherwise.
-_ACTIVATION_ALIASES = {"logistic": "sigmoid"}
-
 
 class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
-    """A multi-layer perceptron classifier trained by gnet, on any gnet device.
+    """A neural-network classifier trained by gnet, on any gnet device: a
+    multi-layer perceptron by default, any stack of layers with ``layers``.
 
     Parameters
     ----------
     hidden_layer_sizes : sizes of the hidden layers; ``()`` gives softmax regression
     activation : hidden activation: "relu", "tanh", "logistic" (= "sigmoid"),
         "leaky_relu", "identity"; or one name per hidden layer
+    layers : None, or a list of layer specs (dicts with a ``"type"``: dense,
+        dropout, conv2d, maxpool2d, flatten, batchnorm, ...; see
+        :mod:`gnet.layers`) that replaces ``hidden_layer_sizes``,
+        ``activation``, ``dropout`` and ``dropconnect`` (give those as
+        layers). The output layer (dense, ``n_classes`` units, softmax) is
+        appended unless the list ends with a dense softmax layer, whose units
+        must then equal the number of classes
+    input_shape : None for flat rows ``(n_features,)``, or the shape of one
+        sample, e.g. ``(28, 28, 1)`` (height, width, channels) for a
+        convolutional ``layers`` list; X is still (n_samples, n_features)
+        with ``n_features`` the product of the shape, each row the image
+        row by row, channels last. With ``layers=None`` an image shape puts
+        a flatten layer before the perceptron
     optimizer : "sgd", "adam" or "rmsprop"
     learning_rate : step size of the optimiser
     momentum : SGD momentum in [0, 1) (ignored by adam and rmsprop)
@@ -147,6 +174,8 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         device: str = "cpu",
         seed: int = 0,
         warm_start: bool = False,
+        layers: Sequence[dict[str, Any]] | None = None,
+        input_shape: Sequence[int] | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -169,6 +198,8 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.device = device
         self.seed = seed
         self.warm_start = warm_start
+        self.layers = layers
+        self.input_shape = input_shape
 
     # ------------------------------------------------------------ training
 
@@ -180,7 +211,7 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         """
         warm = self.warm_start and hasattr(self, "network_")
         backend = self.network_.backend if warm else B.get_backend(self.device)
-        X, y, on_device = self._validate_fit(X, y, backend, reset=not warm)
+        X, y, _ = validate_fit(self, X, y, backend, reset=not warm)
         classes = np.unique(y)
         if warm:
             if not _same_classes(classes, self.classes_):
@@ -192,7 +223,7 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         else:
             self._start(X, classes, backend)
         y_index = np.searchsorted(self.classes_, y)
-        self._train(X, y_index, on_device, epochs=self.epochs, incremental=False)
+        self._train(X, y_index, epochs=self.epochs, incremental=False)
         return self
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> GNetClassifier:
@@ -203,9 +234,9 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         """
         first = not hasattr(self, "network_")
         backend = B.get_backend(self.device) if first else self.network_.backend
-        X, y, on_device = self._validate_fit(X, y, backend, reset=first)
+        X, y, _ = validate_fit(self, X, y, backend, reset=first)
         if classes is not None:
-            classes = np.unique(column_or_1d(_host(classes)))
+            classes = np.unique(column_or_1d(host(classes)))
             if not first and not _same_classes(classes, self.classes_):
                 raise ValueError(
                     f"classes={classes.tolist()!r} differs from the classes of the first "
@@ -222,7 +253,7 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 f"(classes are {self.classes_.tolist()!r})"
             )
         y_index = np.searchsorted(self.classes_, y)
-        self._train(X, y_index, on_device, epochs=1, incremental=True)
+        self._train(X, y_index, epochs=1, incremental=True)
         return self
 
     def _start(self, X: Any, classes: Any, backend: B.Backend) -> None:
@@ -232,24 +263,11 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 f"GNetClassifier needs samples of at least 2 classes; y has only one class: "
                 f"{classes.tolist()!r}"
             )
-        hidden = _hidden_sizes(self.hidden_layer_sizes)
-        activations = _activations(self.activation, len(hidden))
-        mean, std = _mean_std(X) if self.normalize else (0.0, 1.0)
-        self.classes_ = classes
-        self.network_ = Network(
-            [int(X.shape[1]), *hidden, len(classes)],
-            [*activations, "softmax"],
-            loss="cross-entropy",
-            init=self.init,
-            device=backend,
-            dtype=self.dtype,
-            seed=self.seed,
-            dropout=self.dropout,
-            dropconnect=self.dropconnect,
-            class_names=[str(c) for c in classes],
-            input_mean=mean,
-            input_std=std,
+        mean, std = input_stats(X) if self.normalize else (0.0, 1.0)
+        self.network_ = build_network(
+            self.get_params(deep=False), int(X.shape[1]), classes, backend, mean, std
         )
+        self.classes_ = classes
         self.device_ = self.network_.backend.spec
         self.loss_curve_: list[float] = []
         self.validation_scores_: list[float] | None = None
@@ -258,14 +276,14 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if hasattr(self, "_optimizer"):
             del self._optimizer
 
-    def _train(self, X: Any, y_index: Any, on_device: bool, epochs: int, incremental: bool) -> None:
+    def _train(self, X: Any, y_index: Any, epochs: int, incremental: bool) -> None:
         net = self.network_
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer()
-        patience = None if incremental else _patience(self.early_stopping)
+        stop_after = None if incremental else patience(self.early_stopping)
         validation = None
-        if patience is not None and self.validation_fraction:
-            X, y_index, validation = self._split(X, y_index, on_device)
+        if stop_after is not None and self.validation_fraction:
+            X, y_index, validation = self._split(X, y_index)
         history = net.fit(
             X,
             y_index,
@@ -275,13 +293,13 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             optimizer=self._optimizer,
             lr_schedule=self.lr_schedule,
             validation_data=validation,
-            early_stopping=patience,
+            early_stopping=stop_after,
             shuffle=self.shuffle,
         )
         self.history_ = history
         self.loss_curve_.extend(history.loss)
         self.loss_ = history.loss[-1]
-        if patience is not None:
+        if stop_after is not None:
             monitored = history["val_loss"] if validation is not None else history.loss
             self.best_loss_ = min(v for v in monitored if v is not None)
             if validation is not None:
@@ -302,8 +320,10 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             kwargs.update(momentum=self.momentum, nesterov=self.nesterov)
         return get_optimizer(self.optimizer, **kwargs)
 
-    def _split(self, X: Any, y_index: Any, on_device: bool) -> tuple[Any, Any, tuple[Any, Any]]:
-        """Hold out ``validation_fraction`` of the samples (host permutation from seed)."""
+    def _split(self, X: Any, y_index: Any) -> tuple[Any, Any, tuple[Any, Any]]:
+        """Hold out ``validation_fraction`` of the samples, the rows that
+        ``gnet.run`` holds out with the same fraction and seed
+        (:func:`gnet.splits.train_validation_split`; X keeps its device)."""
         fraction = self.validation_fraction
         if isinstance(fraction, bool) or not (
             isinstance(fraction, (int, float)) and 0.0 <= fraction < 1.0
@@ -316,15 +336,8 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 f"validation_fraction={fraction} of {n} samples leaves no validation or no "
                 "training samples; use more data, another fraction, or validation_fraction=0"
             )
-        order = np.random.default_rng([self.seed, 2]).permutation(n)
-        val, train = order[:n_val], order[n_val:]
-        if on_device:
-            xp, backend = self.network_.xp, self.network_.backend
-            X_train = xp.take(X, backend.asarray(train), axis=0)
-            X_val = xp.take(X, backend.asarray(val), axis=0)
-        else:
-            X_train, X_val = X[train], X[val]
-        return X_train, y_index[train], (X_val, y_index[val])
+        (X_train, y_train), validation = train_validation_split(X, y_index, fraction, self.seed)
+        return X_train, y_train, validation
 
     # ------------------------------------------------------------ inference
 
@@ -334,7 +347,7 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         NumPy for host input; an array of the estimator's device for input on it.
         """
         check_is_fitted(self)
-        X, on_device = self._validate_predict(X, self.network_.backend)
+        X, on_device = validate_predict(self, X, self.network_.backend)
         proba = self.network_.predict_proba(X)
         return proba if on_device else B.to_numpy(proba)
 
@@ -345,7 +358,7 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         there (NumPy when the labels are strings).
         """
         check_is_fitted(self)
-        X, on_device = self._validate_predict(X, self.network_.backend)
+        X, on_device = validate_predict(self, X, self.network_.backend)
         index = self.network_.predict(X)
         if on_device and self.classes_.dtype.kind in "biuf":
             classes = self.network_.backend.asarray(self.classes_)
@@ -355,7 +368,7 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Mean accuracy of ``predict(X)`` against y (a Python float)."""
         y_pred = B.to_numpy(self.predict(X))
-        return float(accuracy_score(_host(y), y_pred, sample_weight=_host_or_none(sample_weight)))
+        return float(accuracy_score(host(y), y_pred, sample_weight=host_or_none(sample_weight)))
 
     # ------------------------------------------------------------ MLPClassifier-style views
 
@@ -379,75 +392,6 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             if "bias" in layer.params
         ]
 
-    # ------------------------------------------------------------ validation
-
-    def _on_device(self, X: Any, backend: B.Backend) -> bool:
-        """True for an array on the estimator's (non-NumPy) device; raises for
-        an array of another library or device."""
-        if not B.is_array(X) or B.is_array_of_host(X):
-            return False
-        if B.same_device(X, backend):
-            return backend.name != "numpy"
-        other = B.backend_of(X)
-        raise ValueError(
-            f"X is a {other.name} array on {other.device} but GNetClassifier(device="
-            f"{self.device!r}) computes with {backend.name} on {backend.device}; move X there "
-            "(or to the host with gnet.to_numpy) or set device to match"
-        )
-
-    def _validate_fit(
-        self, X: Any, y: Any, backend: B.Backend, reset: bool
-    ) -> tuple[Any, Any, bool]:
-        """(X, y as a host label array, whether X stays on the device)."""
-        on_device = self._on_device(X, backend)
-        if on_device:
-            X = self._check_device_array(X, reset)
-            y = column_or_1d(_host(y), warn=True)
-            if y.shape[0] != X.shape[0]:
-                raise ValueError(
-                    f"Found input variables with inconsistent numbers of samples: "
-                    f"[{X.shape[0]}, {y.shape[0]}]"
-                )
-        else:
-            X, y = validate_data(
-                self, X, y, reset=reset, dtype=[np.float32, np.float64], y_numeric=False
-            )
-        check_classification_targets(y)
-        return X, y, on_device
-
-    def _validate_predict(self, X: Any, backend: B.Backend) -> tuple[Any, bool]:
-        on_device = self._on_device(X, backend)
-        if on_device:
-            return self._check_device_array(X, reset=False), True
-        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
-        return X, False
-
-    def _check_device_array(self, X: Any, reset: bool) -> Any:
-        """Shape checks for a device array, with scikit-learn's messages.
-        Dtype and finiteness are checked by the network (one sync)."""
-        if X.ndim != 2:
-            raise ValueError(
-                f"Expected 2D array, got {X.ndim}D array instead. Reshape your data either "
-                "using array.reshape(-1, 1) if your data has a single feature or "
-                "array.reshape(1, -1) if it contains a single sample."
-            )
-        n_samples, n_features = int(X.shape[0]), int(X.shape[1])
-        if n_samples < 1 or n_features < 1:
-            raise ValueError(
-                f"Found array with {n_samples} sample(s) and {n_features} feature(s) "
-                "(shape ({n_samples}, {n_features})) while a minimum of 1 is required."
-            )
-        if reset:
-            self.n_features_in_ = n_features
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-        elif n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {n_features} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
-        return X
-
     # ------------------------------------------------------------ pickling
 
     def __getstate__(self) -> dict[str, Any]:
@@ -455,11 +399,11 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         state: dict[str, Any] = dict(super().__getstate__())
         net = state.pop("network_", None)
         if net is not None:
-            state["network_"] = _network_to_host(net)
+            state["network_"] = network_to_host(net)
         opt = state.pop("_optimizer", None)
         if opt is not None:
             host = copy.copy(opt)
-            host.state = _map_arrays(opt.state, lambda a: np.array(B.to_numpy(a)))
+            host.state = map_arrays(opt.state, lambda a: np.array(B.to_numpy(a)))
             state["_optimizer"] = host
         return state
 
@@ -471,123 +415,16 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         opt = state.pop("_optimizer", None)
         super().__setstate__(state)
         if host_net is not None:
-            self.network_ = _network_from_host(host_net)
+            self.network_ = network_from_host(host_net)
             self.device_ = self.network_.backend.spec
             if opt is not None:
                 backend = self.network_.backend
-                opt.state = _map_arrays(opt.state, lambda a: backend.asarray(a))
+                opt.state = map_arrays(opt.state, lambda a: backend.asarray(a))
                 self._optimizer = opt
 
 
 # ---------------------------------------------------------------- helpers
 
 
-def _host(a: Any) -> Any:
-    """Host data for labels: arrays of any library to NumPy, lists as they are."""
-    return B.to_numpy(a) if B.is_array(a) else a
-
-
-def _host_or_none(a: Any) -> Any:
-    return None if a is None else _host(a)
-
-
 def _same_classes(a: Any, b: Any) -> bool:
     return bool(a.shape == b.shape and np.all(a == b))
-
-
-def _hidden_sizes(sizes: Any) -> list[int]:
-    if isinstance(sizes, (int, np.integer)) and not isinstance(sizes, bool):
-        sizes = (sizes,)
-    if isinstance(sizes, str) or not isinstance(sizes, Sequence):
-        raise ConfigError(f"hidden_layer_sizes: expected a sequence of sizes, got {sizes!r}")
-    out = []
-    for s in sizes:
-        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
-            raise ConfigError(f"hidden_layer_sizes: sizes must be positive integers, got {sizes!r}")
-        out.append(int(s))
-    return out
-
-
-def _activations(activation: Any, n_hidden: int) -> list[str]:
-    names = [activation] * n_hidden if isinstance(activation, str) else list(activation)
-    if len(names) != n_hidden:
-        raise ConfigError(
-            f"activation: {len(names)} names for {n_hidden} hidden layers ({activation!r})"
-        )
-    for name in names:
-        if not isinstance(name, str):
-            raise ConfigError(f"activation: expected a name, got {name!r}")
-    return [_ACTIVATION_ALIASES.get(name.strip().lower(), name) for name in names]
-
-
-def _patience(early_stopping: Any) -> int | None:
-    if early_stopping is None or early_stopping is False:
-        return None
-    if early_stopping is True:
-        return 10
-    if isinstance(early_stopping, (int, np.integer)) and early_stopping >= 1:
-        return int(early_stopping)
-    raise ConfigError(
-        f"early_stopping: expected None, False, True or a patience >= 1, got {early_stopping!r}"
-    )
-
-
-def _mean_std(X: Any, chunk_rows: int = 8192) -> tuple[float, float]:
-    """Overall mean and standard deviation of X's values, summed in float64 a
-    block of rows at a time on X's own device (two reads to the host).
-    A constant X gets std 1, non-finite values are left to the network's checks."""
-    xp = array_namespace(X)
-    n = int(X.shape[0])
-    blocks = [X[s : min(s + chunk_rows, n), ...] for s in range(0, n, chunk_rows)]
-    size = n * math.prod(int(d) for d in X.shape[1:])
-    mean = float(sum(xp.sum(xp.astype(b, xp.float64)) for b in blocks)) / size
-    squares = sum(xp.sum((xp.astype(b, xp.float64) - mean) ** 2) for b in blocks)
-    std = math.sqrt(float(squares) / size)
-    if not (math.isfinite(mean) and math.isfinite(std)):
-        return 0.0, 1.0
-    return mean, (std if std > 0.0 else 1.0)
-
-
-def _map_arrays(value: Any, fn: Any) -> Any:
-    """Apply ``fn`` to every array in a (nested) optimiser state."""
-    if isinstance(value, dict):
-        return {k: _map_arrays(v, fn) for k, v in value.items()}
-    if isinstance(value, (tuple, list)):
-        return type(value)(_map_arrays(v, fn) for v in value)
-    return fn(value) if B.is_array(value) else value
-
-
-def _network_to_host(net: Network) -> dict[str, Any]:
-    return {
-        "config": net.config(),
-        "params": [np.array(B.to_numpy(p)) for p in net.parameters()],
-        "class_names": list(net.class_names),
-        "input_mean": net.input_mean,
-        "input_std": net.input_std,
-        "epochs_trained": net.epochs_trained,
-        "device": net.backend.spec,
-    }
-
-
-def _network_from_host(state: dict[str, Any]) -> Network:
-    device = state["device"]
-    try:
-        backend = B.get_backend(device)
-    except (DeviceError, ValueError, ImportError) as exc:
-        warnings.warn(
-            f"GNetClassifier was fitted on device {device!r}, which is not available here "
-            f"({exc}); it runs on 'cpu' instead",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        backend = B.get_backend("cpu")
-    net = Network.from_architecture(
-        state["config"],
-        device=backend,
-        input_mean=state["input_mean"],
-        input_std=state["input_std"],
-        class_names=state["class_names"],
-    )
-    net.set_parameters(state["params"])
-    net.epochs_trained = state["epochs_trained"]
-    return net
