@@ -331,24 +331,18 @@ def _run_epoch(
             / info["samples"]
         )
     rows = net.max_rows()
-    sums: list[dict[str, Any]] = [{} for _ in net.layers]
+    forward, backward, loss_input = net.forward_with, net.backward, net.loss_input
     for batch, s in enumerate(range(0, n, size)):
         e = min(s + size, n)  # the standard leaves out-of-bounds slice stops unspecified
-        for c in range(s, e, rows):
-            # A batch larger than the memory budget runs in chunks of ``rows``;
-            # each chunk's gradient is weighted by its share of the batch and
-            # summed, which gives the batch's exact mean gradient.
-            ce = min(c + rows, e)
-            Xb = X[c:ce, ...] if perm is None else xp.take(X, perm[c:ce], axis=0)
+        if e - s > rows:
+            _chunked_batch(net, X, Y, perm, s, e, rows, ctx, outputs, scale, augment, epoch, batch)
+        else:
+            Xb = X[s:e, ...] if perm is None else xp.take(X, perm[s:e], axis=0)
             if augment is not None:
                 Xb = augment(xp, Xb, epoch, batch)
-            A = net.forward_with(Xb, ctx)
-            outputs[c:ce, :] = net.loss_input(A)
-            if ce - c == e - s:
-                net.backward(A, Y[c:ce, :], scale)
-            else:
-                net.backward(A, Y[c:ce, :], scale * (ce - c) / (e - s))
-                _accumulate(net.layers, sums, first=c == s)
+            A = forward(Xb, ctx)
+            outputs[s:e, :] = loss_input(A)
+            backward(A, Y[s:e, :], scale)
         if scale == 1.0:
             optimizer.step(net.layers)
         else:
@@ -362,17 +356,42 @@ def _run_epoch(
     return losses, correct
 
 
-def _accumulate(layers: list[Any], sums: list[dict[str, Any]], first: bool) -> None:
-    """Add each layer's new gradients to ``sums`` (one dict per layer, from the
-    earlier chunks of the same batch); the layers' ``grads`` become the sums."""
-    for layer, total in zip(layers, sums, strict=True):
-        if first:
-            total.clear()
-            total.update((k, g if B.writeable(g) else g * 1) for k, g in layer.grads.items())
-        else:
+def _chunked_batch(
+    net: Network,
+    X: Array,
+    Y: Array,
+    perm: Any,
+    s: int,
+    e: int,
+    rows: int,
+    ctx: Any,
+    outputs: Array,
+    scale: float,
+    augment: Any,
+    epoch: int,
+    batch: int,
+) -> None:
+    """Rows s:e, a batch larger than the memory budget, in chunks of ``rows``:
+    each chunk's gradient is weighted by its share of the batch and the layers'
+    ``grads`` become the sums, which is the batch's exact mean gradient."""
+    xp = net.xp
+    sums: list[dict[str, Any]] = [{} for _ in net.layers]
+    for c in range(s, e, rows):
+        ce = min(c + rows, e)
+        Xb = X[c:ce, ...] if perm is None else xp.take(X, perm[c:ce], axis=0)
+        if augment is not None:
+            Xb = augment(xp, Xb, epoch, batch)
+        A = net.forward_with(Xb, ctx)
+        outputs[c:ce, :] = net.loss_input(A)
+        net.backward(A, Y[c:ce, :], scale * (ce - c) / (e - s))
+        for layer, total in zip(net.layers, sums, strict=True):
             for k, g in layer.grads.items():
-                total[k] += g
-        layer.grads = dict(total)
+                if k in total:
+                    total[k] += g
+                else:
+                    total[k] = g if B.writeable(g) else g * 1
+    for layer, total in zip(net.layers, sums, strict=True):
+        layer.grads = total
 
 
 def batch_means(xp: Any, losses: Any, size: int) -> Any:
