@@ -16,7 +16,16 @@ import json
 import logging
 from typing import Any
 
-from .keys import ACTIVATION_ALIASES, ACTIVATIONS, DEFAULTS, KEYS, NAMED, is_spec_list
+from .compact import default_input_shape, parse_compact
+from .keys import (
+    ACTIVATION_ALIASES,
+    ACTIVATIONS,
+    DEFAULTS,
+    IMAGE_SHAPE,
+    KEYS,
+    NAMED,
+    is_spec_list,
+)
 from .schedules import normalise_batch_schedule, normalise_lr_schedule
 from .util import canonical_name, show
 
@@ -83,7 +92,9 @@ def derived(config: dict[str, Any]) -> None:
     layers = config.get("layers")
     if "input_shape" not in config:
         first = layers[0] if isinstance(layers, list) and layers else None
-        if is_spec_list(layers) or not isinstance(first, int) or isinstance(first, bool):
+        if is_spec_list(layers):
+            config["input_shape"] = default_input_shape(layers, IMAGE_SHAPE)
+        elif not isinstance(first, int) or isinstance(first, bool):
             config["input_shape"] = list(DEFAULTS["input_shape"])
         else:
             config["input_shape"] = [first]
@@ -101,7 +112,12 @@ def _split_list(text: str, kind: type) -> Any:
     try:
         return [kind(part.strip()) for part in text.split(",")]
     except ValueError:
-        return text
+        pass
+    if kind is int:  # layers in the compact grammar: conv2d:32:3,maxpool2d:2,...
+        layers = parse_compact(text)
+        if layers is not None:
+            return layers
+    return text
 
 
 def _from_layer_objects(config: dict[str, Any]) -> list[str]:

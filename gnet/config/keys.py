@@ -41,6 +41,7 @@ DTYPES = ("float32", "float64")
 DATASETS = ("mnist", "fashion-mnist")
 DATASET_ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist"}
 MAX_AUGMENT = 4  # largest random shift, in pixels
+IMAGE_SHAPE = [28, 28, 1]  # both data sets: what a layer list with image layers is fed
 
 Check = Callable[[dict[str, Any], str], list[str]]
 
@@ -234,7 +235,8 @@ _NON_NEGATIVE = _number(lambda v: v >= 0, "must be >= 0")
 TABLE: tuple[Key, ...] = (
     Key("layers", [784, 256, 10], _layers,
         "layer sizes, input and output too (e.g. 784,128,10), or a JSON list of layer "
-        'objects {"type": ...}', Flag(metavar="SIZES")),
+        'objects {"type": ...}, or the compact form conv2d:32:3,maxpool2d:2,flatten,dense:10 '
+        "(see docs/cli.md)", Flag(metavar="SIZES|MODEL", aliases=("--model",))),
     Key("input_shape", [784], _input_shape,
         "shape of one input: [features] or [height, width, channels] (e.g. 28,28,1)",
         Flag(metavar="SHAPE")),
