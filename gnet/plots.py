@@ -11,8 +11,12 @@ for ``gnet train --plot DIR`` and ``gnet evaluate --plot DIR``:
 * :func:`save_evaluation_plots` (from a network and a test set):
   ``confusion_matrix.png`` (a heatmap with the counts written in each cell),
   ``mistakes.png`` (the most confident mistakes: image, true class,
-  predicted class, probability) and ``weights.png`` (the first layer's
-  weights, one 28x28 tile per hidden unit, when the inputs form a square image).
+  predicted class, probability) when the inputs are one-channel images,
+  ``weights.png`` (the first dense layer's weights, one 28x28 tile per
+  unit) when that layer reads a square input image directly, and for a
+  network with conv layers ``conv_filters.png`` (the first conv layer's
+  filters) and ``feature_maps.png`` (the first test image through every
+  conv layer). The layer figures live in :mod:`gnet.plots_layers`.
 
 Each ``*_figure`` function returns the :class:`matplotlib.figure.Figure` it
 draws, for tests and notebooks. Figures are built with ``Figure`` directly,
@@ -33,12 +37,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .backend import to_numpy
 from .io import atomic_write_bytes
+from .plots_layers import (
+    MAX_MAPS,
+    MAX_TILES,
+    conv_filters_figure,
+    conv_layers,
+    feature_maps,
+    feature_maps_figure,
+    image_shape,
+    images_of,
+    weights_figure,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +63,14 @@ __all__ = [
     "confusion_figure",
     "mistakes_figure",
     "weights_figure",
+    "conv_filters_figure",
+    "feature_maps_figure",
+    "feature_maps",
+    "conv_layers",
+    "image_shape",
+    "images_of",
+    "MAX_MAPS",
+    "MAX_TILES",
     "most_confident_mistakes",
     "smooth",
     "save_figure",
@@ -57,14 +79,12 @@ __all__ = [
 DPI = 100
 MISTAKES = 24
 """Mistakes shown in the gallery (the most confident ones first)."""
-MAX_TILES = 128
-"""First-layer units shown as tiles at most (784-128-10 shows all of them)."""
 
 
 # ------------------------------------------------------------------ helpers
 
 
-def save_figure(fig: Figure, path: str | os.PathLike) -> Path:
+def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
     """Render ``fig`` as a PNG and write it atomically to ``path``; returns the path."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
@@ -94,7 +114,7 @@ def smooth(values: Sequence[float], weight: float | None = None) -> np.ndarray:
     return out
 
 
-def _epochs_and_batches(history: Any) -> tuple[list[dict], list[list[float]]]:
+def _epochs_and_batches(history: Any) -> tuple[list[dict[str, Any]], list[list[float]]]:
     """Per-epoch records and per-batch losses from a History or a metrics dict.
 
     Accepts a :class:`~gnet.train.History`, a list of epoch dicts, or the
@@ -107,7 +127,7 @@ def _epochs_and_batches(history: Any) -> tuple[list[dict], list[list[float]]]:
     return list(history.epochs), list(getattr(history, "batch_losses", None) or [])
 
 
-def _series(epochs: list[dict], key: str) -> tuple[list[float], list[float]]:
+def _series(epochs: list[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
     xs, ys = [], []
     for i, e in enumerate(epochs):
         v = e.get(key)
@@ -118,8 +138,10 @@ def _series(epochs: list[dict], key: str) -> tuple[list[float], list[float]]:
 
 
 def _images(X: Any) -> np.ndarray:
-    """Host (N, side, side) images from (N, side*side) or (N, h, w) data."""
+    """Host (N, side, side) images from (N, side*side), (N, h, w) or (N, h, w, 1) data."""
     a = np.asarray(to_numpy(X), dtype=np.float32)
+    if a.ndim == 4 and a.shape[3] == 1:
+        a = a[:, :, :, 0]
     if a.ndim == 3:
         return a
     side = math.isqrt(a.shape[1]) if a.ndim == 2 else 0
@@ -146,7 +168,8 @@ def training_figure(history: Any) -> Figure:
     ax_loss, ax_acc, ax_lr = fig.subplots(1, 3)
 
     if any(batches):
-        xs, ys = [], []
+        xs: list[float] = []
+        ys: list[float] = []
         for k, losses in enumerate(batches):
             # batch_losses[k] belongs to epochs[k] (empty for epochs run before a resume).
             e = float(epochs[k].get("epoch", k + 1)) - 1 if k < len(epochs) else float(k)
@@ -198,7 +221,7 @@ def training_figure(history: Any) -> Figure:
     return fig
 
 
-def save_training_plots(history: Any, out_dir: str | os.PathLike) -> list[Path]:
+def save_training_plots(history: Any, out_dir: str | os.PathLike[str]) -> list[Path]:
     """Write ``training.png`` into ``out_dir`` (created if needed); returns [path].
 
     ``history`` is what ``Network.fit`` returned (per-batch losses appear when
@@ -303,42 +326,23 @@ def mistakes_figure(
     return fig
 
 
-def weights_figure(net: Any, max_tiles: int = MAX_TILES) -> Figure:
-    """The first layer's weights, one tile per hidden unit (what each unit
-    looks for in the image): red positive, blue negative, each tile on its
-    own symmetric scale."""
-    W = np.asarray(to_numpy(net.layers[0].weight), dtype=np.float64)  # (in, out)
-    side = math.isqrt(W.shape[0])
-    if side * side != W.shape[0]:
-        raise ValueError(f"first layer has {W.shape[0]} inputs, not a square image")
-    units = min(W.shape[1], max_tiles)
-    cols = min(16, units)
-    rows = -(-units // cols)
-    fig = Figure(figsize=(0.8 * cols + 0.2, 0.8 * rows + 0.6), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(rows, cols)).reshape(-1)
-    for u, ax in enumerate(axes):
-        if u >= units:
-            ax.remove()
-            continue
-        tile = W[:, u].reshape(side, side)
-        lim = float(np.abs(tile).max()) or 1.0
-        ax.imshow(tile, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -lim, lim), interpolation="nearest")
-        ax.set_xticks([])
-        ax.set_yticks([])
-    shown = f"{units} of {W.shape[1]}" if units < W.shape[1] else f"{units}"
-    fig.suptitle(f"First-layer weights ({shown} units, {side}x{side} each)")
-    return fig
-
-
 def save_evaluation_plots(
-    net: Any, X_test: Any, y_test: Any, report: dict, out_dir: str | os.PathLike
+    net: Any,
+    X_test: Any,
+    y_test: Any,
+    report: dict[str, Any],
+    out_dir: str | os.PathLike[str],
 ) -> list[Path]:
-    """Write ``confusion_matrix.png``, ``mistakes.png`` and ``weights.png``
-    into ``out_dir`` (created if needed); returns their paths.
+    """Write ``confusion_matrix.png``, ``mistakes.png`` and ``weights.png``,
+    and for a network with conv layers ``conv_filters.png`` and
+    ``feature_maps.png``, into ``out_dir`` (created if needed); returns
+    their paths.
 
     ``report`` is what ``net.evaluate(X_test, y_test)`` returned (its
-    confusion matrix is drawn as is). ``mistakes.png`` and ``weights.png`` are
-    left out, with a log message, when the inputs do not form a square image.
+    confusion matrix is drawn as is). X_test is what the network takes
+    (flat rows or images). ``mistakes.png`` and ``feature_maps.png`` are
+    left out, with a log message, when the inputs are not one-channel
+    images; ``weights.png`` when no dense layer reads a square image directly.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -348,15 +352,30 @@ def save_evaluation_plots(
             confusion_figure(report["confusion_matrix"], names), out / "confusion_matrix.png"
         )
     ]
-    side = math.isqrt(int(net.n_inputs))
-    if side * side != net.n_inputs:
+    convs = conv_layers(net)
+    if image_shape(net) is None:
         logger.info(
-            "mistakes.png and weights.png left out: %d inputs do not form a square image",
-            net.n_inputs,
+            "mistakes.png, weights.png and feature_maps.png left out: input shape %s is "
+            "not a one-channel image",
+            tuple(net.input_shape),
         )
-        return paths
-    proba = net.predict_proba(X_test)
-    mistakes = most_confident_mistakes(proba, y_test)
-    paths.append(save_figure(mistakes_figure(X_test, mistakes, names), out / "mistakes.png"))
-    paths.append(save_figure(weights_figure(net), out / "weights.png"))
+    else:
+        proba = net.predict_proba(X_test)
+        mistakes = most_confident_mistakes(proba, y_test)
+        images = images_of(net, X_test)
+        paths.append(save_figure(mistakes_figure(images, mistakes, names), out / "mistakes.png"))
+        try:
+            weights = weights_figure(net)
+        except ValueError as exc:
+            logger.info("weights.png left out: %s", exc)
+        else:
+            paths.append(save_figure(weights, out / "weights.png"))
+    if convs:
+        paths.append(save_figure(conv_filters_figure(net), out / "conv_filters.png"))
+        x = np.asarray(to_numpy(X_test[:1]))[0]
+        true = int(np.asarray(to_numpy(y_test[:1])).reshape(-1)[0]) if len(names) else None
+        title = "Feature maps of the first test image"
+        if true is not None and 0 <= true < len(names):
+            title += f" (true {names[true]})"
+        paths.append(save_figure(feature_maps_figure(net, x, title), out / "feature_maps.png"))
     return paths

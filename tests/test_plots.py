@@ -209,3 +209,87 @@ def test_renders_without_a_display_or_pyplot(tmp_path):
         "training.png",
         "weights.png",
     ]
+
+
+# ---------------------------------------------------------------- layer stacks
+
+needs_conv = pytest.mark.skipif(
+    "conv2d" not in gnet.layers.LAYERS, reason="conv2d layers are not registered yet"
+)
+CONV_SPEC = [
+    {"type": "conv2d", "filters": 6, "kernel_size": 3, "activation": "relu"},
+    {"type": "maxpool2d", "pool_size": 2},
+    {"type": "conv2d", "filters": 20, "kernel_size": 3, "activation": "relu"},
+    {"type": "flatten"},
+    {"type": "dense", "units": 10, "activation": "softmax"},
+]
+
+
+@pytest.fixture(scope="module")
+def conv_run(mnist):
+    if "conv2d" not in gnet.layers.LAYERS:
+        pytest.skip("conv2d layers are not registered yet")
+    (X, y), (Xt, yt) = mnist
+    net = gnet.Network(CONV_SPEC, input_shape=(28, 28, 1), seed=0)
+    net.fit(X[:1000], y[:1000], epochs=1, batch_size=50, optimizer=gnet.optim.Adam(1e-3))
+    Xt, yt = Xt[:300], yt[:300]
+    return net, Xt, yt, net.evaluate(Xt, yt)
+
+
+@needs_conv
+def test_conv_network_plots(conv_run, tmp_path):
+    net, Xt, yt, report = conv_run
+    paths = plots.save_evaluation_plots(net, Xt, yt, report, tmp_path)
+    assert [p.name for p in paths] == [
+        "confusion_matrix.png",
+        "mistakes.png",
+        "conv_filters.png",
+        "feature_maps.png",
+    ]  # no weights.png: the dense layer reads feature maps, not the image
+    no_temp_files(tmp_path)
+    W = gnet.to_numpy(net.layers[0].params["weight"])  # (3, 3, 1, 6)
+    fig = plots.conv_filters_figure(net)
+    check_png(paths[2], fig_size(fig))
+    assert len(fig.axes) == 6
+    np.testing.assert_allclose(fig.axes[4].get_images()[0].get_array(), W[:, :, 0, 4])
+    fig = plots.feature_maps_figure(net, Xt[0])
+    check_png(paths[3], fig_size(fig))
+    assert len(fig.axes) == 1 + 6 + 20  # the input, then every map of both conv layers
+    # The first block is relu(cross-correlation + bias) of the image, computed here directly.
+    image = Xt[0].reshape(28, 28).astype(np.float64)
+    image = (image - net.input_mean) / net.input_std
+    b = gnet.to_numpy(net.layers[0].params["bias"])
+    expected = np.zeros((26, 26, 6))
+    for i in range(3):
+        for j in range(3):
+            expected += image[i : i + 26, j : j + 26, None] * W[i, j, 0, :]
+    expected = np.maximum(expected + b, 0.0)
+    (i0, _, first), (i2, _, second) = plots.feature_maps(net, Xt[0])
+    assert (i0, i2) == (0, 2) and second.shape == (11, 11, 20)
+    np.testing.assert_allclose(first, expected, atol=1e-5)
+    np.testing.assert_array_equal(fig.axes[1].get_images()[0].get_array(), first[:, :, 0])
+    # Images given as (N, 28, 28, 1) plot the same files.
+    again = plots.save_evaluation_plots(
+        net, Xt.reshape(-1, 28, 28, 1), yt, report, tmp_path / "images"
+    )
+    assert [p.name for p in again] == [p.name for p in paths]
+
+
+def test_dense_layer_after_flatten_of_an_image_gets_weight_tiles(mnist, tmp_path):
+    if "flatten" not in gnet.layers.LAYERS:
+        pytest.skip("flatten layers are not registered yet")
+    (X, y), _ = mnist
+    spec = [{"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax"}]
+    net = gnet.Network(spec, input_shape=(28, 28, 1), seed=0)
+    paths = plots.save_evaluation_plots(
+        net, X[:100], y[:100], net.evaluate(X[:100], y[:100]), tmp_path
+    )
+    assert [p.name for p in paths] == ["confusion_matrix.png", "mistakes.png", "weights.png"]
+    fig = plots.weights_figure(net)
+    assert len(fig.axes) == 10
+    tile = fig.axes[3].get_images()[0].get_array()
+    np.testing.assert_allclose(
+        tile, gnet.to_numpy(net.layers[1].params["weight"])[:, 3].reshape(28, 28)
+    )
+    with pytest.raises(ValueError, match="conv2d"):
+        plots.conv_filters_figure(net)
