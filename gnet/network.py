@@ -26,7 +26,16 @@ from .errors import ConfigError
 from .inference import Inference
 from .init import get_initializer
 from .inputs import features, labels
-from .layers import INFERENCE, Context, Dense, Dropout, Layer, check_specs, from_spec
+from .layers import (
+    INFERENCE,
+    LAYERS,
+    Context,
+    Dense,
+    Dropout,
+    Layer,
+    check_specs,
+    from_spec,
+)
 from .losses import get_loss
 from .metrics import one_hot
 from .mlp import as_mlp, check_sizes, mlp_specs
@@ -115,8 +124,9 @@ class Network(Inference, Parameters):
                 raise ConfigError("dropout, dropconnect: give them as layers in a layer-spec list")
             shape = list(input_shape) if input_shape is not None else [784]
             specs = [dict(s) for s in layers]
-            for s in specs:  # the network-wide init is each dense layer's default
-                if str(s.get("type", "")).strip().lower() == "dense":
+            for s in specs:  # the network-wide init is each weighted layer's default
+                kind = LAYERS.get(str(s.get("type", "")).strip().lower())
+                if kind is not None and "init" in kind.FIELDS:
                     s.setdefault("init", init)
         else:
             if input_shape is not None and list(input_shape) != [check_sizes(layers)[0]]:
