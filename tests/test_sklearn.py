@@ -446,3 +446,134 @@ def test_docstring_example_runs():
 
     result = doctest.testmod(gnet.sklearn, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 2 and result.failed == 0
+
+
+# ---------------------------------------------------------------- layer specs
+
+needs_conv = pytest.mark.skipif(
+    "conv2d" not in gnet.layers.LAYERS, reason="conv2d layers are not registered yet"
+)
+CONV = [
+    {"type": "conv2d", "filters": 4, "kernel_size": 3, "activation": "relu"},
+    {"type": "maxpool2d", "pool_size": 2},
+    {"type": "flatten"},
+]
+
+
+def test_layer_spec_list_appends_the_output_layer_unless_given():
+    X, y = blobs()
+    hidden = [
+        {"type": "dense", "units": 16, "activation": "relu"},
+        {"type": "dropout", "rate": 0.1},
+    ]
+    clf = GNetClassifier(layers=hidden, epochs=8, batch_size=32, learning_rate=0.05).fit(X, y)
+    assert [layer.type for layer in clf.network_.layers] == ["dense", "dropout", "dense"]
+    assert clf.network_.layers[-1].spec()["units"] == 3 and clf.score(X, y) > 0.95
+    assert hidden[0] == {"type": "dense", "units": 16, "activation": "relu"}  # not modified
+    full = [*hidden, {"type": "dense", "units": 3, "activation": "softmax"}]
+    same = GNetClassifier(layers=full, epochs=8, batch_size=32, learning_rate=0.05).fit(X, y)
+    for a, b in zip(same.coefs_, clf.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # The same layers as sizes + activations: the same network, bit for bit.
+    mlp = GNetClassifier(hidden_layer_sizes=(16,), dropout=0.1, **SMALL_OPTS).fit(X, y)
+    for a, b in zip(mlp.coefs_, clf.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
+    wrong = [*hidden, {"type": "dense", "units": 10, "activation": "softmax"}]
+    with pytest.raises(ValueError, match=r"layers\[2\].units.*3 classes"):
+        GNetClassifier(layers=wrong).fit(X, y)
+
+
+SMALL_OPTS = dict(epochs=8, batch_size=32, learning_rate=0.05)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"layers": "dense"}, "layers"),
+        ({"layers": [{"type": "dens", "units": 4}]}, r"layers\[0\].type"),
+        ({"layers": [{"type": "dense"}]}, r"layers\[0\].units"),
+        ({"layers": [{"type": "dense", "units": 4}], "dropout": 0.2}, "dropout"),
+        ({"input_shape": (2, 4)}, "input_shape"),
+        ({"input_shape": (7,)}, "input_shape"),
+        ({"input_shape": (3, 3, 1)}, "9 values per sample but X has 6 features"),
+    ],
+)
+def test_bad_layers_and_input_shapes_are_value_errors_at_fit(params, message):
+    X, y = blobs(n=40)
+    with pytest.raises(ValueError, match=message):
+        GNetClassifier(**params).fit(X, y)
+
+
+def test_spec_networks_clone_and_pickle():
+    X, y = blobs()
+    spec = [{"type": "dense", "units": 8, "activation": "tanh"}, {"type": "dropout", "rate": 0.2}]
+    clf = GNetClassifier(layers=spec, input_shape=(6,), **SMALL_OPTS).fit(X, y)
+    params = clone(clf).get_params()
+    assert params["layers"] == spec and params["input_shape"] == (6,)
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+    assert again.network_.spec() == clf.network_.spec()
+
+
+@needs_conv
+def test_conv_spec_trains_on_flat_rows(mnist):
+    (X, y), (Xt, yt) = mnist
+    clf = GNetClassifier(
+        layers=CONV,
+        input_shape=(28, 28, 1),
+        optimizer="adam",
+        learning_rate=2e-3,
+        epochs=2,
+        batch_size=32,
+    )
+    clf.fit(X[:1500], y[:1500])
+    assert clf.network_.input_shape == (28, 28, 1)
+    assert [layer.type for layer in clf.network_.layers] == [
+        "conv2d",
+        "maxpool2d",
+        "flatten",
+        "dense",
+    ]
+    assert clf.coefs_[0].shape == (3, 3, 1, 4)
+    assert clf.score(Xt[:1000], yt[:1000]) > 0.8
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(Xt[:50]), clf.predict_proba(Xt[:50]))
+    fresh = clone(clf)
+    assert fresh.get_params()["layers"] == CONV and not hasattr(fresh, "network_")
+
+
+@needs_conv
+def test_batchnorm_running_statistics_survive_pickling():
+    X, y = blobs()
+    spec = [{"type": "dense", "units": 8, "activation": "relu"}, {"type": "batchnorm"}]
+    clf = GNetClassifier(layers=spec, **SMALL_OPTS).fit(X, y)
+    state = clf.network_.layers[1].state
+    assert state and all(np.any(gnet.to_numpy(v) != 0) for v in state.values())
+    again = pickle.loads(pickle.dumps(clf))
+    for name, value in state.items():
+        np.testing.assert_array_equal(
+            gnet.to_numpy(again.network_.layers[1].state[name]), gnet.to_numpy(value)
+        )
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+
+
+@pytest.mark.skipif("flatten" not in gnet.layers.LAYERS, reason="flatten is not registered yet")
+def test_image_input_shape_with_hidden_layer_sizes_flattens_first():
+    X, y = blobs(n_features=8)
+    clf = GNetClassifier(hidden_layer_sizes=(16,), input_shape=(2, 4, 1), **SMALL_OPTS).fit(X, y)
+    assert [layer.type for layer in clf.network_.layers] == ["flatten", "dense", "dense"]
+    flat = GNetClassifier(hidden_layer_sizes=(16,), **SMALL_OPTS).fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), flat.predict_proba(X))
+
+
+def test_early_stopping_holds_out_the_rows_gnet_run_holds_out():
+    from gnet.splits import split_indices
+
+    X, y = blobs()
+    y = np.where(np.random.default_rng(1).random(len(y)) < 0.2, (y + 1) % 3, y)  # some noise
+    clf = GNetClassifier(**SMALL, early_stopping=50, validation_fraction=0.25, seed=4).fit(X, y)
+    _, val = split_indices(len(X), 0.25, 4)  # what gnet.run holds out for 0.25 and seed 4
+    assert clf.t_ == clf.n_iter_ * (len(X) - len(val))
+    # The best epoch's weights are kept: their accuracy on those rows is that epoch's.
+    best = int(np.argmin(clf.history_["val_loss"]))
+    assert clf.score(X[val], y[val]) == pytest.approx(clf.validation_scores_[best])
