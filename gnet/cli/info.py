@@ -14,13 +14,41 @@ from .base import EXIT_OK, Output, Parents
 
 def add_parser(sub: Any, parents: Parents) -> argparse.ArgumentParser:
     info: argparse.ArgumentParser = sub.add_parser(
-        "info", parents=[parents.common], help="versions, backends and devices found"
+        "info",
+        parents=[parents.common],
+        help="versions, backends and devices found; with MODEL, its summary",
+        description="Versions, backends and devices found; with MODEL, the model's "
+        "summary (layer, output shape, parameters) instead.",
     )
+    info.add_argument("model", metavar="MODEL", nargs="?")
     return info
+
+
+def model_summary(path: str, out: Output) -> int:
+    """``gnet info MODEL``: what the file holds, then the layer table."""
+    from ..io import load_model
+    from ..summary import summary_text
+
+    net = load_model(path, device="cpu")
+    meta = net.metadata
+    trained = meta.get("epochs_trained", 0)
+    data = meta.get("dataset") or "an unnamed data set"
+    out.print(
+        f"{path}: gnet model format {meta.get('format_version')}, saved by gnet "
+        f"{meta.get('gnet_version', '?')}; {net.loss.name} loss, {trained} epochs on {data}"
+    )
+    test = meta.get("test")
+    if isinstance(test, dict) and isinstance(test.get("accuracy"), (int, float)):
+        out.print(f"test accuracy when saved: {100 * test['accuracy']:.2f}%")
+    out.final(summary_text(net))
+    return EXIT_OK
 
 
 def cmd_info(args: argparse.Namespace, out: Output) -> int:
     from importlib import metadata
+
+    if args.model:
+        return model_summary(args.model, out)
 
     from .. import __version__
     from ..backend import get_backend, library_versions

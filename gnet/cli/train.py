@@ -234,6 +234,10 @@ class _EpochLines:
     def on_run_begin(self, info: dict[str, Any]) -> None:
         self.net, self.epochs = info["network"], info["config"]["epochs"]
         self.out.print(describe_run(info, self.threads))
+        if not self.out.quiet:
+            from ..summary import summary_text
+
+            self.out.print(summary_text(self.net))
         if info["resume"] is not None:
             self.out.print(
                 f"resuming {info['resume']} after epoch {info['epochs_before']} of {self.epochs}"
