@@ -25,15 +25,18 @@ class RandomShift:
     Parameters
     ----------
     max_shift : k, the largest shift in pixels (1 to 4)
-    image_shape : (height, width) of the flattened rows (28, 28 for MNIST)
+    image_shape : (height, width) of the images (28, 28 for MNIST), given as
+        flat rows (N, H*W*C) or as images (N, H, W) or (N, H, W, C)
     seed : offsets are drawn from (seed, epoch, batch) on the device's generator
     """
 
-    def __init__(self, max_shift: int = 2, image_shape: tuple[int, int] = (28, 28), seed: int = 0):
+    def __init__(
+        self, max_shift: int = 2, image_shape: tuple[int, int] = (28, 28), seed: int = 0
+    ) -> None:
         if isinstance(max_shift, bool) or not isinstance(max_shift, int) or not 1 <= max_shift <= 4:
             raise ConfigError(f"augment: expected a shift of 1 to 4 pixels, got {max_shift!r}")
         self.max_shift = max_shift
-        self.image_shape = tuple(image_shape)
+        self.image_shape: tuple[int, int] = (int(image_shape[0]), int(image_shape[1]))
         self.seed = seed
         self._generator: Any = None
         self._epoch: int | None = None
@@ -50,19 +53,35 @@ class RandomShift:
         return k[0, :], k[1, :]
 
     def __call__(self, xp: Any, X: Any, epoch: int, batch: int) -> Any:
+        """The batch X shifted, in X's own layout: flat rows (N, H*W*C) or
+        images (N, H, W) or (N, H, W, C) (NHWC, every channel moved alike)."""
         height, width = self.image_shape
-        if X.shape[1] != height * width:
-            raise ConfigError(
-                f"augment: rows of {X.shape[1]} values are not {height}x{width} images"
-            )
+        n, shape = X.shape[0], tuple(X.shape)
+        per_image = math.prod(shape[1:])
+        channels = per_image // (height * width)
+        if X.ndim == 2:
+            ok = channels >= 1 and channels * height * width == per_image
+        else:
+            ok = X.ndim in (3, 4) and shape[1:3] == (height, width)
+        if not ok:
+            got = f"rows of {shape[1]} values" if X.ndim == 2 else f"images of shape {shape[1:]}"
+            raise ConfigError(f"augment: {got} are not {height}x{width} images")
         dy, dx = self.offsets(xp, X, epoch)
         # The background (each image's minimum: 0 for raw pixels, -mean/std once
         # standardised) is what comes in at the edges, so shift X - background.
-        background = xp.min(X, axis=1, keepdims=True)
-        images = xp.reshape(X - background, (X.shape[0], height, width))
-        shifted = _shift_matrices(xp, dy, height, X.dtype) @ images
-        shifted = shifted @ xp.matrix_transpose(_shift_matrices(xp, dx, width, X.dtype))
-        return xp.reshape(shifted, (X.shape[0], height * width)) + background
+        flat = xp.reshape(X, (n, per_image))
+        background = xp.min(flat, axis=1, keepdims=True)
+        S_y = _shift_matrices(xp, dy, height, X.dtype)
+        S_x = xp.matrix_transpose(_shift_matrices(xp, dx, width, X.dtype))
+        if channels == 1:
+            images = xp.reshape(flat - background, (n, height, width))
+            shifted = (S_y @ images) @ S_x
+        else:  # (N, C, H, W): one pair of shift matrices per image, broadcast over channels
+            images = xp.reshape(flat - background, (n, height, width, channels))
+            images = xp.permute_dims(images, (0, 3, 1, 2))
+            shifted = (S_y[:, None, :, :] @ images) @ S_x[:, None, :, :]
+            shifted = xp.permute_dims(shifted, (0, 2, 3, 1))
+        return xp.reshape(xp.reshape(shifted, (n, per_image)) + background, shape)
 
     def config(self) -> dict[str, Any]:
         return {"type": "shift", "max_shift": self.max_shift}

@@ -81,3 +81,48 @@ def test_bad_augment_values():
     aug = make_augment(2)
     with pytest.raises(ValueError, match="not 28x28"):
         aug(get_backend("cpu").xp, np.zeros((2, 10), np.float32), 1, 0)
+
+
+def test_image_layouts_shift_like_flat_rows(device, mnist):
+    """(N, 28, 28), (N, 28, 28, 1) and three-channel (N, 28, 28, 3) batches move as
+    the flat rows do, and come back in their own layout."""
+    (X, _), _ = mnist
+    be = get_backend(device)
+    flat = to_numpy(RandomShift(2, seed=7)(be.xp, be.asarray(X[:16]), 3, 0))
+    for shape in [(16, 28, 28), (16, 28, 28, 1)]:
+        out = RandomShift(2, seed=7)(be.xp, be.asarray(X[:16].reshape(shape)), 3, 0)
+        assert tuple(out.shape) == shape
+        np.testing.assert_allclose(to_numpy(out).reshape(16, 784), flat, atol=1e-6)
+    rgb = np.stack([X[:16], 0.5 * X[:16], 1.0 - X[:16]], axis=-1).reshape(16, 28, 28, 3)
+    out = to_numpy(RandomShift(2, seed=7)(be.xp, be.asarray(rgb), 3, 0))
+    dy, dx = (to_numpy(a) for a in RandomShift(2, seed=7).offsets(be.xp, be.asarray(rgb), 3))
+    for k in range(16):
+        for c in range(3):
+            image = rgb[k, :, :, c]
+            background = rgb[k].min()
+            expected = numpy_shift(image - background, int(dy[k]), int(dx[k])) + background
+            np.testing.assert_allclose(out[k, :, :, c], expected, atol=1e-6)
+    flat_rgb = to_numpy(RandomShift(2, seed=7)(be.xp, be.asarray(rgb.reshape(16, -1)), 3, 0))
+    np.testing.assert_allclose(flat_rgb.reshape(rgb.shape), out, atol=1e-6)
+    with pytest.raises(ValueError, match="not 28x28"):
+        RandomShift(2)(be.xp, be.asarray(np.zeros((2, 14, 14, 1), np.float32)), 1, 0)
+
+
+@pytest.mark.skipif("conv2d" not in gnet.layers.LAYERS, reason="conv2d is not registered yet")
+def test_a_conv_network_trains_with_shifts(mnist):
+    (X, y), (Xt, yt) = mnist
+    spec = [
+        {"type": "conv2d", "filters": 4, "kernel_size": 3, "activation": "relu"},
+        {"type": "flatten"},
+        {"type": "dense", "units": 10, "activation": "softmax"},
+    ]
+    net = gnet.Network(spec, input_shape=(28, 28, 1), seed=0)
+    history = net.fit(
+        X[:1000],
+        y[:1000],
+        epochs=1,
+        batch_size=20,
+        augment=RandomShift(2),
+        optimizer=gnet.optim.SGD(0.05, momentum=0.9),
+    )
+    assert np.isfinite(history.loss[-1]) and net.evaluate(Xt[:500], yt[:500])["accuracy"] > 0.5
