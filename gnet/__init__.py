@@ -14,7 +14,7 @@ print(result.metrics["test"]["accuracy"])
 import logging
 from types import ModuleType
 
-from . import optim
+from . import layers, optim, summary
 from .backend import Backend, get_backend, to_numpy
 from .errors import (
     ConfigError,
@@ -34,7 +34,7 @@ from .network import Network
 from .run import RunResult, run
 from .train import Callback, History
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # The library never prints: without a handler configured by the application,
 # gnet's log records go nowhere.
@@ -65,7 +65,9 @@ __all__ = [
     "__version__",
     "get_backend",
     "load",
+    "layers",
     "optim",
+    "summary",
     "run",
     "RunResult",
     "to_numpy",

@@ -150,3 +150,12 @@ def test_a_file_claiming_a_huge_layer_is_refused_before_allocating(tmp_path):
     save_file(load_file(path), path, metadata={"gnet": json.dumps(meta)})
     with pytest.raises(ModelFileError, match=r"layers\.0\.weight has shape \[784, 128\]"):
         gnet.load(path)
+
+
+def test_the_reference_lists_every_layer_kind_and_field():
+    text = (REPO / "docs" / "reference.md").read_text()
+    section = text[text.index("## `gnet.layers`") : text.index("## `gnet.run`")]
+    for name, cls in LAYERS.items():
+        row = next(line for line in section.splitlines() if line.startswith(f"| `{name}` |"))
+        for field in cls.FIELDS:
+            assert f"`{field}`" in row, (name, field)
