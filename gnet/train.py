@@ -226,6 +226,8 @@ def fit(
         info.update(batch_size=size, batches=-(-n // size))
     _call(callbacks, "on_train_begin", net, info)
     net.stop_training = False
+    if backend.is_gpu:
+        _warm_up(net, X, Y, size)
     for _ in range(epochs):
         epoch = net.epochs_trained + 1  # 1-based, counting earlier fits and resumes
         if schedule is not None:
@@ -354,6 +356,26 @@ def _run_epoch(
     losses = net.per_sample_loss(outputs, y, Y)
     correct = xp.sum(xp.astype(xp.argmax(outputs, axis=1) == y, xp.int64))
     return losses, correct
+
+
+def _warm_up(net: Network, X: Array, Y: Array, size: int) -> None:
+    """One untimed forward + backward pass on a GPU backend, so the first
+    epoch's time does not include the CUDA context, cuBLAS handles and the
+    kernels CuPy compiles on first use. The network does not change (no
+    optimiser step; params and state are restored), and the masks come from a
+    generator of their own."""
+    rows = min(size, net.max_rows(), X.shape[0])
+    rng, saved = net._dropout_rng, net.snapshot()  # batch norm's statistics move in training
+    net._dropout_rng = net.backend.random_generator([net.seed, 1 << 21])
+    try:
+        A = net.forward_with(X[:rows, ...], net.training_context())
+        net.backward(A, Y[:rows, :])
+        net.backend.synchronize()
+    finally:
+        net._dropout_rng = rng
+        net.restore(saved)
+        for layer in net.layers:
+            layer.grads = {}
 
 
 def _chunked_batch(
