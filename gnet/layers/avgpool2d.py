@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from .base import Context
-from .maxpool2d import Pool2D
+from .maxpool2d import Pool2D, fold
+from .windows import pair, scatter, unblock
 
 
 class AvgPool2D(Pool2D):
@@ -18,14 +19,18 @@ class AvgPool2D(Pool2D):
 
     def forward(self, X: Any, ctx: Context) -> Any:
         parts = self._windows(X)  # backward needs only X's shape, kept by _windows
-        Y = parts[0] + parts[1] if len(parts) > 1 else parts[0] * 1.0
-        for part in parts[2:]:
-            Y += part
-        return Y / len(parts)
+        return fold(self.xp.add, parts) / len(parts)
 
     def backward(self, dY: Any, need_dX: bool = True) -> Any:
         if not need_dX:
             return None
-        kh, kw = self.pool_size
-        share = dY / (kh * kw)
-        return self._scatter([share] * (kh * kw))
+        kernel, xp = pair(self.pool_size), self.xp
+        share = dY / (kernel[0] * kernel[1])
+        if self.tiles:
+            N, Ho, Wo, C = share.shape
+            dX = xp.broadcast_to(
+                share[:, :, None, :, None, :], (N, Ho, kernel[0], Wo, kernel[1], C)
+            )
+            return unblock(xp, dX, self._X_shape, self.device)
+        parts = [share] * (kernel[0] * kernel[1])
+        return scatter(xp, parts, self._X_shape, kernel, pair(self.strides), self.device)

@@ -95,3 +95,22 @@ def scatter(
         i, j = divmod(k, kw)
         dX[:, i : i + sh * (Ho - 1) + 1 : sh, j : j + sw * (Wo - 1) + 1 : sw, :] += part
     return dX
+
+
+def blocks(xp: Any, X: Any, kernel: Pair, out: Pair) -> Any:
+    """Non-overlapping windows (strides = kernel) as a reshape of X (N, H, W, C)
+    to (N, Ho, kh, Wo, kw, C): no copy when the windows tile X exactly
+    (rows and columns no window reaches are cut off first)."""
+    (kh, kw), (Ho, Wo) = kernel, out
+    N, H, W, C = X.shape
+    if H != Ho * kh or W != Wo * kw:
+        X = X[:, : Ho * kh, : Wo * kw, :]
+    return xp.reshape(X, (N, Ho, kh, Wo, kw, C))
+
+
+def unblock(xp: Any, G: Any, shape: Shape, device: Any) -> Any:
+    """The adjoint of :func:`blocks`: G (N, Ho, kh, Wo, kw, C) back to an
+    image of ``shape`` (N, H, W, C), zeros where no window reached."""
+    N, Ho, kh, Wo, kw, C = G.shape
+    dX = xp.reshape(G, (N, Ho * kh, Wo * kw, C))
+    return pad(xp, dX, ((0, shape[1] - Ho * kh), (0, shape[2] - Wo * kw)), device)
