@@ -12,6 +12,9 @@ through the same steps before ``gnet predict`` or the demo asks the network:
   [0, 1] with the ink high;
 * :func:`center_mnist` crops to the ink, scales into 20x20 and centres by mass;
 * :func:`prepare` does both and flattens to the 784 inputs of a network;
+* :func:`network_input` shapes centred digits as a network takes them
+  (flat rows for ``input_shape (784,)``, (N, 28, 28, 1) images for a
+  convolutional ``(28, 28, 1)``);
 * :func:`to_png` writes a digit back out as a PNG.
 
 Host-only code: numpy and Pillow, no array backend.
@@ -23,13 +26,22 @@ import math
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gnet.errors import ImageError
 
-__all__ = ["SIZE", "BOX", "load_image", "center_mnist", "prepare", "to_png"]
+__all__ = [
+    "SIZE",
+    "BOX",
+    "load_image",
+    "center_mnist",
+    "prepare",
+    "network_input",
+    "to_png",
+]
 
 SIZE = 28
 """Side of an MNIST image in pixels."""
@@ -75,7 +87,8 @@ def _to_grey(img: Image.Image) -> np.ndarray:
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, rgba)
     grey = img.convert("L")
-    return np.asarray(grey, dtype=np.float32) / np.float32(255.0)
+    out: np.ndarray = np.asarray(grey, dtype=np.float32) / np.float32(255.0)
+    return out
 
 
 def _border(a: np.ndarray) -> np.ndarray:
@@ -119,7 +132,7 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
             grey = _to_grey(img)
     except ImageError:
         raise
-    except Image.UnidentifiedImageError:
+    except UnidentifiedImageError:
         raise _fail(name, "not an image (format not recognised)") from None
     except Image.DecompressionBombError as e:
         raise _fail(name, f"image too large: {e}") from None
@@ -221,10 +234,28 @@ def prepare(path: str | os.PathLike[str]) -> np.ndarray:
     return digit.reshape(SIZE * SIZE)
 
 
+def network_input(digits: Any, input_shape: Any) -> np.ndarray:
+    """Centred 28x28 digits (one (28, 28) or (784,) digit, or a stack of
+    them) as a batch of the network's ``input_shape``: (N, 784) for flat
+    inputs, (N, 28, 28, 1) for one-channel images. ValueError naming the
+    shape for a network that does not take 28x28 one-channel images."""
+    shape = tuple(int(d) for d in input_shape)
+    if shape not in ((SIZE * SIZE,), (SIZE, SIZE, 1)):
+        raise ValueError(
+            f"the model takes inputs of shape {shape}, not {SIZE}x{SIZE} one-channel "
+            f"images ({SIZE * SIZE},) or ({SIZE}, {SIZE}, 1)"
+        )
+    a = np.asarray(digits, dtype=np.float32)
+    if a.size % (SIZE * SIZE) or a.size == 0:
+        raise ValueError(f"expected {SIZE}x{SIZE} digits, got an array of shape {a.shape}")
+    return a.reshape(a.size // (SIZE * SIZE), *shape)
+
+
 def to_png(pixels: np.ndarray, path: str | os.PathLike[str], scale: int = 1) -> Path:
     """Save a digit as an 8-bit greyscale PNG, written atomically; returns the path.
 
-    ``pixels`` is (784,) or (28, 28) (any 2-D shape is accepted), floats in
+    ``pixels`` is (784,), (28, 28) or (28, 28, 1) (any 2-D shape, or 3-D
+    with one channel, is accepted), floats in
     [0, 1] or integers in 0..255, written as they are (ink high: a white digit
     on black, like MNIST). ``scale`` (a positive integer) enlarges each pixel
     into a ``scale`` x ``scale`` block. The file is written to a temporary file
@@ -237,6 +268,8 @@ def to_png(pixels: np.ndarray, path: str | os.PathLike[str], scale: int = 1) -> 
     if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
         raise ValueError(f"scale must be a positive integer, got {scale!r}")
     a = np.asarray(pixels)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
     if a.ndim == 1 and a.size == SIZE * SIZE:
         a = a.reshape(SIZE, SIZE)
     if a.ndim != 2 or a.size == 0:
@@ -262,10 +295,10 @@ def to_png(pixels: np.ndarray, path: str | os.PathLike[str], scale: int = 1) -> 
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
-            with os.fdopen(fd, "wb") as f:
-                Image.fromarray(data).save(f, format="PNG")  # uint8 2-D: mode "L"
-                f.flush()
-                os.fsync(f.fileno())
+            with os.fdopen(fd, "wb") as stream:
+                Image.fromarray(data).save(stream, format="PNG")  # uint8 2-D: mode "L"
+                stream.flush()
+                os.fsync(stream.fileno())
             os.replace(tmp, target)
         except BaseException:
             tmp.unlink(missing_ok=True)

@@ -56,7 +56,7 @@ def confusion_matrix_text(cm: Sequence[Sequence[int]], class_names: Sequence[str
     return "\n".join(lines)
 
 
-def per_class_text(rows: Sequence[dict], class_names: Sequence[str]) -> str:
+def per_class_text(rows: Sequence[dict[str, Any]], class_names: Sequence[str]) -> str:
     """Per-class accuracy (one-vs-rest), precision, recall, F1 and support."""
     digits = _is_digits(class_names)
     title = "Per-digit Metrics:" if digits else "Per-class Metrics:"
@@ -85,7 +85,7 @@ def _pct(fraction: float, digits: int = 1) -> str:
     return f"{100.0 * fraction:.{digits}f}%"
 
 
-def evaluation_text(report: dict, class_names: Sequence[str]) -> str:
+def evaluation_text(report: dict[str, Any], class_names: Sequence[str]) -> str:
     """Confusion matrix, per-class table and the overall figures of a test report."""
     n = report.get("n_samples") or sum(sum(r) for r in report["confusion_matrix"])
     correct = sum(report["confusion_matrix"][k][k] for k in range(len(report["confusion_matrix"])))
@@ -101,7 +101,7 @@ def evaluation_text(report: dict, class_names: Sequence[str]) -> str:
     )
 
 
-def epoch_line(record: dict, epochs: int) -> str:
+def epoch_line(record: dict[str, Any], epochs: int) -> str:
     """One line per epoch: number, seconds, loss, accuracy and validation figures."""
     width = len(str(epochs))
     text = (
@@ -138,7 +138,7 @@ def top_k(proba: Sequence[float], k: int) -> list[tuple[int, float]]:
     return [(int(i), float(p[i])) for i in order]
 
 
-def most_confident_mistakes(proba: Any, y_true: Any, n: int) -> list[dict]:
+def most_confident_mistakes(proba: Any, y_true: Any, n: int) -> list[dict[str, Any]]:
     """The ``n`` wrong predictions made with the highest probability.
 
     ``proba`` is (N, classes) on the host and ``y_true`` (N,). Each item has
@@ -166,8 +166,16 @@ def most_confident_mistakes(proba: Any, y_true: Any, n: int) -> list[dict]:
 # ---------------------------------------------------------------- digits
 
 
-def _as_image(pixels: Any) -> np.ndarray:
+def _as_image(pixels: Any, shape: Sequence[int] | None = None) -> np.ndarray:
+    """A (height, width) image scaled to its own range, from ``pixels`` laid
+    out as ``shape`` (a network's input shape: (H, W, C) images, or flat
+    rows); without a shape, from a square flat row, (H, W) or (H, W, 1). A
+    several-channel image shows the mean of its channels."""
     a = np.asarray(pixels, dtype=np.float64)
+    if shape is not None and len(shape) == 3:
+        a = a.reshape(*(int(d) for d in shape))
+    if a.ndim == 3:
+        a = a.mean(axis=2)
     if a.ndim == 1:
         side = math.isqrt(a.size)
         if side * side != a.size:
@@ -179,18 +187,24 @@ def _as_image(pixels: Any) -> np.ndarray:
     return (a - low) / (high - low) if high > low else np.zeros_like(a)
 
 
-def ascii_digit(pixels: Any) -> list[str]:
-    """A greyscale image (values scaled to its own range) as lines of ASCII art."""
-    a = _as_image(pixels)
+def ascii_digit(pixels: Any, shape: Sequence[int] | None = None) -> list[str]:
+    """A greyscale image (values scaled to its own range) as lines of ASCII art;
+    ``shape`` is the layout of ``pixels`` (e.g. a network's input shape)."""
+    a = _as_image(pixels, shape)
     levels = np.minimum((a * len(ASCII_RAMP)).astype(int), len(ASCII_RAMP) - 1)
     return ["".join(ASCII_RAMP[v] * 2 for v in row) for row in levels]
 
 
-def ascii_digits(images: Sequence[Any], captions: Sequence[str], per_row: int = 3) -> str:
+def ascii_digits(
+    images: Sequence[Any],
+    captions: Sequence[str],
+    per_row: int = 3,
+    shape: Sequence[int] | None = None,
+) -> str:
     """Several digits side by side, each framed, with a caption above."""
     blocks = []
     for pixels, caption in zip(images, captions, strict=True):
-        art = ascii_digit(pixels)
+        art = ascii_digit(pixels, shape)
         width = len(art[0]) if art else 0
         lines = [caption[: width + 2].ljust(width + 2), "+" + "-" * width + "+"]
         lines += ["|" + line + "|" for line in art]
@@ -205,10 +219,11 @@ def ascii_digits(images: Sequence[Any], captions: Sequence[str], per_row: int = 
     return "\n".join(out).rstrip("\n")
 
 
-def sixel(pixels: Any, scale: int = 3, levels: int = 16) -> str:
+def sixel(pixels: Any, scale: int = 3, levels: int = 16, shape: Sequence[int] | None = None) -> str:
     """A greyscale image as a Sixel escape sequence (DEC terminals, xterm -ti vt340,
-    mlterm, foot, WezTerm...), ``scale`` screen pixels per image pixel."""
-    a = _as_image(pixels)
+    mlterm, foot, WezTerm...), ``scale`` screen pixels per image pixel;
+    ``shape`` is the layout of ``pixels`` (e.g. a network's input shape)."""
+    a = _as_image(pixels, shape)
     if scale > 1:
         a = np.repeat(np.repeat(a, scale, axis=0), scale, axis=1)
     height, width = a.shape

@@ -27,7 +27,13 @@ Endpoints (all answers are JSON except the page itself)::
                           "test": {"accuracy": .., "loss": .., "n_samples": ..,
                                    "confusion_matrix": [[..]]} | null,
                           "input": {"min_side": 28, "max_side": 560,
-                                    "max_body_bytes": 1000000}}
+                                    "max_body_bytes": 1000000},
+                          "input_shape": [784] | [28, 28, 1],
+                          "summary": [{"layer": "Dense(units=128, ...)",
+                                       "output_shape": [128], "parameters": N}, ...]}
+                         (for a network that is not a perceptron, "architecture"
+                         is "28x28x1 conv2d > maxpool2d > ... > dense" and
+                         "layers" the layer specs)
     POST /predict        body {"pixels": [v, ...]}: a square greyscale drawing
                          flattened row by row (e.g. 280*280 values), ink high,
                          each a number in [0, 255] (the page sends its
@@ -36,6 +42,8 @@ Endpoints (all answers are JSON except the page itself)::
                          -> {"blank": false, "prediction": 7, "label": "7",
                              "probabilities": [p0, ..., p9],
                              "image": [784 values in [0, 1], row by row]}
+                         (the network gets that image in its input shape:
+                         flat, or (1, 28, 28, 1) for a convolutional model)
                          A drawing without ink (all zeros) is not an error:
                          -> {"blank": true, "prediction": null, "label": null,
                              "probabilities": null, "image": null}
@@ -52,7 +60,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import socket
 import sys
@@ -60,188 +67,37 @@ import threading
 import webbrowser
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
-import numpy as np
-
 from .. import __version__
-from ..backend import to_numpy
-from ..errors import ModelFileError
-from ..images import SIZE, center_mnist
+from .model import (
+    _STATIC,
+    MAX_BODY,
+    MAX_SIDE,
+    MIN_SIDE,
+    Demo,
+    RequestError,
+    _json_bytes,
+)
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["serve", "make_server", "DemoServer", "Demo", "MAX_BODY", "MIN_SIDE", "MAX_SIDE"]
-
-MAX_BODY = 1_000_000
-"""Largest request body accepted, in bytes (a 280x280 drawing is 80-320 kB)."""
 
 DRAIN_LIMIT = 16 * MAX_BODY
 """An oversized body up to this size is read and thrown away before the 413
 answer, so that a client that sends its whole body before reading (most do)
 gets the answer instead of a connection reset. Larger ones are cut off."""
 
-MIN_SIDE, MAX_SIDE = SIZE, 560
-"""Accepted sides of the square drawing, in pixels."""
-
 SOCKET_TIMEOUT_S = 15
 """A client that sends nothing for this long is disconnected."""
-
-_STATIC = {
-    "/": ("index.html", "text/html; charset=utf-8"),
-    "/index.html": ("index.html", "text/html; charset=utf-8"),
-    "/demo.js": ("demo.js", "text/javascript; charset=utf-8"),
-    "/demo.css": ("demo.css", "text/css; charset=utf-8"),
-}
 
 # The page loads nothing from elsewhere, and no other site may frame it.
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-
-
-class RequestError(Exception):
-    """A client error: answered with ``status`` and ``{"error": message}``."""
-
-    def __init__(self, status: int, message: str, headers: dict | None = None):
-        super().__init__(message)
-        self.status = status
-        self.headers = headers or {}
-
-
-class Demo:
-    """The demo's state: a network on the CPU, its description, the static files.
-
-    ``model`` is a model file path or a :class:`~gnet.Network` whose first
-    layer takes 784 inputs (28x28 images).
-    """
-
-    def __init__(self, model: Any):
-        from ..io import load_model
-
-        if isinstance(model, (str, os.PathLike)):
-            self.net = load_model(model, device="cpu")
-            name = os.fspath(model)
-        else:
-            self.net = model
-            name = "the model"
-        if self.net.n_inputs != SIZE * SIZE:
-            raise ModelFileError(
-                f"{name}: the demo needs a model with {SIZE * SIZE} inputs ({SIZE}x{SIZE} "
-                f"images); this one has {self.net.n_inputs}"
-            )
-        self.lock = threading.Lock()
-        meta = dict(getattr(self.net, "metadata", None) or {})
-        self.info = {
-            "architecture": "-".join(map(str, self.net.sizes)),
-            "layers": list(self.net.sizes),
-            "activations": list(self.net.activation_names),
-            "loss": self.net.loss.name,
-            "parameters": self.net.n_parameters,
-            "class_names": list(self.net.class_names),
-            "dataset": meta.get("dataset"),
-            "epochs_trained": self.net.epochs_trained,
-            "gnet_version": meta.get("gnet_version", __version__),
-            "test": _test_report(meta.get("test"), self.net.n_classes),
-            "input": {"min_side": MIN_SIDE, "max_side": MAX_SIDE, "max_body_bytes": MAX_BODY},
-        }
-        self.info_json = _json_bytes(self.info)
-        files = resources.files(__package__)
-        self.static = {
-            path: (files.joinpath(name).read_bytes(), ctype)
-            for path, (name, ctype) in _STATIC.items()
-        }
-
-    def predict(self, payload: Any) -> dict:
-        """The answer to a /predict body (already parsed JSON); RequestError if invalid."""
-        pixels = _pixels(payload)
-        if not pixels.max() > 0:
-            return {
-                "blank": True,
-                "prediction": None,
-                "label": None,
-                "probabilities": None,
-                "image": None,
-            }
-        image = center_mnist(pixels)
-        with self.lock:
-            proba = to_numpy(self.net.predict_proba(image.reshape(1, SIZE * SIZE)))[0]
-        k = int(np.argmax(proba))
-        return {
-            "blank": False,
-            "prediction": k,
-            "label": self.net.class_names[k],
-            "probabilities": [round(float(p), 6) for p in proba],
-            "image": [round(float(v), 4) for v in image.reshape(-1)],
-        }
-
-
-def _test_report(test: Any, classes: int) -> dict | None:
-    """The model file's test results, if they are well formed; else None."""
-    if not isinstance(test, dict):
-        return None
-    cm = test.get("confusion_matrix")
-    ok = (
-        isinstance(cm, list)
-        and len(cm) == classes
-        and all(
-            isinstance(row, list)
-            and len(row) == classes
-            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in row)
-            for row in cm
-        )
-    )
-    if not ok:
-        logger.info("model metadata 'test' has no usable confusion matrix; not shown")
-        return None
-    out = {"confusion_matrix": cm, "n_samples": sum(map(sum, cm))}
-    for key in ("accuracy", "loss", "macro_f1"):
-        value = test.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            out[key] = float(value) if math.isfinite(value) else None
-    return out
-
-
-def _pixels(payload: Any) -> np.ndarray:
-    """Validate a /predict body; return the drawing as a float64 (side, side) array."""
-    if not isinstance(payload, dict):
-        raise RequestError(400, 'expected a JSON object {"pixels": [...]}')
-    unknown = sorted(set(payload) - {"pixels"})
-    if unknown:
-        raise RequestError(
-            400, f"unknown key(s) {', '.join(map(repr, unknown))}; expected 'pixels'"
-        )
-    if "pixels" not in payload:
-        raise RequestError(400, "missing key 'pixels'")
-    values = payload["pixels"]
-    if not isinstance(values, list):
-        raise RequestError(400, f"'pixels' must be a list of numbers, got {type(values).__name__}")
-    n = len(values)
-    side = math.isqrt(n)
-    if side * side != n or not MIN_SIDE <= side <= MAX_SIDE:
-        raise RequestError(
-            400,
-            f"'pixels' has {n} values: expected a square drawing of side {MIN_SIDE} to "
-            f"{MAX_SIDE} flattened row by row (e.g. {280 * 280} for 280x280)",
-        )
-    kinds = set(map(type, values))
-    if not kinds <= {int, float}:
-        bad = sorted(k.__name__ for k in kinds - {int, float})
-        raise RequestError(400, f"'pixels' must hold numbers only, found {', '.join(bad)}")
-    try:
-        a = np.asarray(values, dtype=np.float64)
-    except OverflowError:
-        raise RequestError(400, "'pixels' values must be in [0, 255]") from None
-    if not (np.all(np.isfinite(a)) and a.min() >= 0.0 and a.max() <= 255.0):
-        raise RequestError(400, "'pixels' values must be in [0, 255]")
-    return a.reshape(side, side)
-
-
-def _json_bytes(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
 
 
 def _no_constants(name: str) -> Any:
@@ -352,10 +208,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -------------------------------------------------------------- answers
 
-    def _send_json(self, status: int, obj: Any, headers: dict | None = None) -> None:
+    def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, _json_bytes(obj), "application/json", headers)
 
-    def _send(self, status: int, body: bytes, ctype: str, headers: dict | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -367,7 +225,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None):
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # Errors http.server finds itself (bad request line, headers too long):
         # the same JSON shape as ours.
         self.close_connection = True
@@ -405,7 +263,8 @@ class DemoServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
+        raw, port = self.server_address[:2]
+        host = raw.decode() if isinstance(raw, bytes) else str(raw)
         if host in ("0.0.0.0", "::"):
             host = "127.0.0.1" if host == "0.0.0.0" else "::1"
         return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
@@ -437,7 +296,7 @@ def make_server(model: Any, host: str = "127.0.0.1", port: int = 8765) -> DemoSe
 
 
 def serve(
-    model_path: str | os.PathLike,
+    model_path: str | os.PathLike[str],
     host: str = "127.0.0.1",
     port: int = 8765,
     open_browser: bool = False,
