@@ -61,3 +61,11 @@ class Parameters:
         from .io import save_model
 
         save_model(self, path, **metadata)  # type: ignore[arg-type]  # self is a Network
+
+    def to_onnx(self, path: Any) -> Any:
+        """Write the network as an ONNX file (atomically; see gnet.onnx): input
+        ``image``, outputs ``probabilities`` and ``label``. Returns the
+        ``onnx.ModelProto``; needs the ``onnx`` package (``gnet[onnx]``)."""
+        from .onnx import export
+
+        return export(self, path)  # type: ignore[arg-type]  # self is a Network
