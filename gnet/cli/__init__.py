@@ -9,6 +9,7 @@ results into text (gnet.report) on stdout:
     train.py     gnet train     -> gnet.run
     evaluate.py  gnet evaluate  predict.py  gnet predict
     images.py    gnet images    demo.py     gnet demo     info.py  gnet info
+    export.py    gnet export    -> gnet.onnx
 
 ``main(argv)`` returns the exit status; the console script and
 ``python -m gnet`` exit with it.
@@ -20,10 +21,11 @@ import importlib.util  # noqa: F401  (gnet.cli.importlib.util: tests patch find_
 import sys
 
 from .. import __version__
-from . import base, demo, evaluate, images, info, predict, train
+from . import base, demo, evaluate, export, images, info, predict, train
 from .base import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG, Output, Parents
 from .demo import cmd_demo
 from .evaluate import cmd_evaluate
+from .export import cmd_export
 from .images import cmd_images
 from .info import cmd_info
 from .predict import cmd_predict
@@ -38,6 +40,7 @@ COMMANDS = {
     "images": images,
     "demo": demo,
     "info": info,
+    "export": export,
 }
 
 
@@ -85,6 +88,7 @@ __all__ = [
     "build_parser",
     "cmd_demo",
     "cmd_evaluate",
+    "cmd_export",
     "cmd_images",
     "cmd_info",
     "cmd_predict",
