@@ -395,3 +395,56 @@ def test_serve_opens_the_browser_and_closes_on_shutdown(model, monkeypatch):
     thread.join(5)
     assert not thread.is_alive()
     assert srv.socket.fileno() == -1  # serve() closed the listening socket
+
+
+# ------------------------------------------------------------------ layer stacks
+
+
+@pytest.mark.skipif("conv2d" not in gnet.layers.LAYERS, reason="conv2d is not registered yet")
+def test_a_convolutional_model_reads_the_drawing_as_a_28x28x1_image(mnist, tmp_path):
+    (X, y), (Xt, _) = mnist
+    spec = [
+        {"type": "conv2d", "filters": 4, "kernel_size": 3, "activation": "relu"},
+        {"type": "maxpool2d", "pool_size": 2},
+        {"type": "flatten"},
+        {"type": "dense", "units": 10, "activation": "softmax"},
+    ]
+    net = gnet.Network(spec, input_shape=(28, 28, 1), seed=0)
+    net.fit(X[:1000], y[:1000], epochs=1, batch_size=20, optimizer=gnet.optim.Adam(2e-3))
+    net.save(tmp_path / "cnn.safetensors", dataset="mnist")
+    srv = demo.make_server(tmp_path / "cnn.safetensors", port=0)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        info = srv.demo.info
+        assert info["architecture"] == "28x28x1 > conv2d > maxpool2d > flatten > dense"
+        assert info["input_shape"] == [28, 28, 1] and info["layers"][0]["filters"] == 4
+        assert [row["output_shape"] for row in info["summary"]] == [
+            [26, 26, 4],
+            [13, 13, 4],
+            [676],
+            [10],
+        ]
+        assert sum(row["parameters"] for row in info["summary"]) == info["parameters"]
+        status, _, body = request(srv, "GET", "/model")
+        assert status == 200 and body["input_shape"] == [28, 28, 1]
+        pixels = canvas(Xt[0], 140)
+        status, _, ans = request(srv, "POST", "/predict", {"pixels": pixels.ravel().tolist()})
+        assert status == 200
+        image = center_mnist(pixels).reshape(1, 28, 28, 1)
+        proba = gnet.to_numpy(srv.demo.net.predict_proba(image))[0]
+        np.testing.assert_allclose(ans["probabilities"], proba, atol=1e-5)
+        assert len(ans["image"]) == 784
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
+
+
+def test_a_model_that_does_not_take_28x28_one_channel_images_is_refused(tmp_path):
+    if "flatten" not in gnet.layers.LAYERS:
+        pytest.skip("flatten is not registered yet")
+    spec = [{"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax"}]
+    net = gnet.Network(spec, input_shape=(14, 14, 4), seed=0)  # 784 values, not one channel
+    with pytest.raises(gnet.ModelFileError, match=r"input shape \(14, 14, 4\)"):
+        demo.Demo(net)

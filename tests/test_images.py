@@ -349,3 +349,46 @@ def test_to_png_rejects_bad_input(tmp_path: Path) -> None:
     with pytest.raises(ImageError, match="cannot write"):
         to_png(np.zeros(784), tmp_path / "no" / "such" / "dir.png")
     assert list(tmp_path.iterdir()) == []
+
+
+# --- network input shapes, ASCII digits of images ------------------------------------
+
+
+def test_network_input_shapes_centred_digits_as_the_network_takes_them():
+    from gnet.images import network_input
+
+    digit = np.arange(784, dtype=np.float32).reshape(28, 28) / 784
+    flat = network_input(digit, (784,))
+    assert flat.shape == (1, 784) and flat.dtype == np.float32
+    np.testing.assert_array_equal(flat[0], digit.ravel())
+    images = network_input(np.stack([digit, digit]), [28, 28, 1])
+    assert images.shape == (2, 28, 28, 1)
+    np.testing.assert_array_equal(images[1, :, :, 0], digit)
+    for shape in [(14, 14, 4), (100,), (28, 28, 3)]:
+        with pytest.raises(ValueError, match="not 28x28 one-channel"):
+            network_input(digit, shape)
+    with pytest.raises(ValueError, match="28x28 digits"):
+        network_input(np.zeros(100), (784,))
+
+
+def test_to_png_and_ascii_digits_take_one_channel_images(tmp_path):
+    from gnet.report import ascii_digit, ascii_digits, sixel
+
+    digit = np.zeros((28, 28), np.float32)
+    digit[8:20, 12:16] = 1.0
+    path = to_png(digit[:, :, None], tmp_path / "nhwc.png")
+    with Image.open(path) as im:
+        assert im.size == (28, 28)
+        np.testing.assert_array_equal(np.asarray(im), np.round(digit * 255).astype(np.uint8))
+    art = ascii_digit(digit.ravel())
+    assert len(art) == 28 and ascii_digit(digit[:, :, None]) == art
+    assert ascii_digit(digit.ravel(), shape=(28, 28, 1)) == art
+    assert ascii_digit(digit.ravel(), shape=(784,)) == art
+    # Three channels laid out as a network's (H, W, C) input: their mean is drawn.
+    rgb = np.stack([digit, digit, digit], axis=-1)
+    assert ascii_digit(rgb.ravel(), shape=(28, 28, 3)) == art
+    wide = np.zeros((10, 20))
+    wide[2:8, 5:15] = 1
+    assert len(ascii_digit(wide.ravel(), shape=(10, 20, 1))[0]) == 40  # two characters a pixel
+    assert ascii_digits([digit.ravel()], ["x"], shape=(28, 28, 1)).count("\n") == 30
+    assert sixel(digit.ravel(), shape=(28, 28, 1)) == sixel(digit)
