@@ -32,7 +32,7 @@ Endpoints (all answers are JSON except the page itself)::
                           "summary": [{"layer": "Dense(units=128, ...)",
                                        "output_shape": [128], "parameters": N}, ...]}
                          (for a network that is not a perceptron, "architecture"
-                         is "28x28x1 conv2d > maxpool2d > ... > dense" and
+                         is "28x28x1 > conv2d > maxpool2d > ... > dense" and
                          "layers" the layer specs)
     POST /predict        body {"pixels": [v, ...]}: a square greyscale drawing
                          flattened row by row (e.g. 280*280 values), ink high,

@@ -114,7 +114,7 @@ class Demo:
 def _architecture(net: Any) -> dict[str, Any]:
     """How /model describes the network: for a perceptron its sizes
     ("784-128-10", [784, 128, 10]) as ever; for any other stack the input
-    shape and the layer types ("28x28x1 conv2d > maxpool2d > ...") and the
+    shape and the layer types ("28x28x1 > conv2d > maxpool2d > ...") and the
     layer specs. Both add the summary: layer, output shape, parameters."""
     if net.is_mlp:
         described: dict[str, Any] = {
