@@ -26,6 +26,7 @@ from .errors import (
     TrainingDiverged,
 )
 from .io import load_model as load
+from .live import LiveView
 from .network import Network
 
 # Imported here, not on first use through __getattr__: the submodule gnet.run
@@ -58,6 +59,7 @@ __all__ = [
     "DeviceError",
     "GNetError",
     "History",
+    "LiveView",
     "ImageError",
     "ModelFileError",
     "Network",
