@@ -51,6 +51,7 @@ RUN_OPTIONS = (
     "out",
     "metrics_json",
     "plot_dir",
+    "distributed",
 )
 
 
@@ -87,6 +88,7 @@ def run(
     out: PathLike | None = None,
     metrics_json: PathLike | None = None,
     plot_dir: PathLike | None = None,
+    distributed: bool = False,
     **overrides: Any,
 ) -> RunResult:
     """Train, evaluate and save as ``gnet train`` does; see the module docstring.
@@ -99,7 +101,66 @@ def run(
     training options then come from it and only ``epochs`` may be given.
     Raises ConfigError (and the other GNetErrors) for bad input,
     TrainingDiverged when the loss stops being finite.
+
+    ``distributed``: data-parallel over the ranks of ``mpiexec``
+    (:mod:`gnet.distributed`): each rank reads its shard, every rank returns
+    the same result, rank 0 alone writes ``out``, ``metrics_json``, plots
+    and checkpoints; an error on one rank stops every rank. One rank trains
+    as without it.
     """
+    if distributed:
+        from .distributed import guard, world
+
+        comm = world()
+        if comm.size > 1:
+            with guard(comm):
+                return _run(
+                    config,
+                    device,
+                    data_dir,
+                    download,
+                    limit,
+                    callbacks,
+                    checkpoint_dir,
+                    resume,
+                    out,
+                    metrics_json,
+                    plot_dir,
+                    overrides,
+                    comm,
+                )
+    return _run(
+        config,
+        device,
+        data_dir,
+        download,
+        limit,
+        callbacks,
+        checkpoint_dir,
+        resume,
+        out,
+        metrics_json,
+        plot_dir,
+        overrides,
+        None,
+    )
+
+
+def _run(
+    config: PathLike | dict[str, Any] | None,
+    device: Any,
+    data_dir: PathLike | None,
+    download: bool,
+    limit: int | tuple[int | None, int | None] | None,
+    callbacks: Sequence[Any],
+    checkpoint_dir: PathLike | None,
+    resume: PathLike | None,
+    out: PathLike | None,
+    metrics_json: PathLike | None,
+    plot_dir: PathLike | None,
+    overrides: dict[str, Any],
+    comm: Any,
+) -> RunResult:
     from . import data
     from .checkpoint import CheckpointCallback, build_optimizer, load_checkpoint
     from .config import resolve
@@ -131,6 +192,9 @@ def run(
                 f"{resolved['epochs']} epochs already; ask for more epochs (> "
                 f"{checkpoint.epochs_trained}) to train further"
             )
+    record_batches = plot_dir is not None  # alike on every rank: the epoch's reduction
+    if comm is not None and not comm.is_root:  # rank 0 alone writes files
+        out = metrics_json = checkpoint_dir = plot_dir = None
     out_path = writable_file(out, "out") if out is not None else None
     metrics_path = writable_file(metrics_json, "metrics_json") if metrics_json else None
     ckpt_dir = writable_dir(checkpoint_dir, "checkpoint_dir") if checkpoint_dir else None
@@ -142,9 +206,19 @@ def run(
 
     # ---- data, network, optimiser
     dataset = resolved["dataset"]
-    (X, y), (X_test, y_test) = load_data(dataset, data_dir, download, limit)
-    validation = None
-    if resolved["validation_split"]:
+    plan, shards = None, None
+    if comm is not None:  # this rank's rows of each split; the counts of all
+        from .distributed_data import load_sharded
+
+        shards = load_sharded(
+            comm, dataset, data_dir, download, limit, resolved["validation_split"], resolved["seed"]
+        )
+        X, y, validation, plan = shards.X, shards.y, shards.validation, shards.plan
+        X_test, y_test = shards.X_test, shards.y_test
+    else:
+        (X, y), (X_test, y_test) = load_data(dataset, data_dir, download, limit)
+        validation = None
+    if comm is None and resolved["validation_split"]:
         (X, y), (X_val, y_val) = data.train_validation_split(
             X, y, resolved["validation_split"], resolved["seed"]
         )
@@ -158,7 +232,14 @@ def run(
         net, optimizer, earlier = checkpoint.net, checkpoint.optimizer, checkpoint.history
         check_model_fits(net, dataset, X_test, str(resume))
     else:
-        mean, std = data.normalization_stats(X) if resolved["normalize"] else (0.0, 1.0)
+        if not resolved["normalize"]:
+            mean, std = 0.0, 1.0
+        elif shards is not None:
+            from .distributed import normalization_stats
+
+            mean, std = normalization_stats(comm, X, shards.n_train)
+        else:
+            mean, std = data.normalization_stats(X)
         net = Network.from_architecture(
             resolved,
             device=backend,
@@ -173,14 +254,16 @@ def run(
         "config": resolved,
         "network": net,
         "backend": backend,
-        "n_train": len(X),
+        "n_train": len(X) if shards is None else shards.n_train,
         "n_validation": len(validation[0]) if validation else 0,
-        "n_test": len(X_test),
+        "n_test": len(X_test) if shards is None else shards.n_test,
         "epochs_before": epochs_before,
         "resume": resume,
         "checkpoint_dir": ckpt_dir,
     }
-    log.info("%s: %d training, %d test images; %r", dataset, len(X), len(X_test), net)
+    if shards is not None:
+        info.update(n_validation=shards.n_validation, ranks=comm.size)
+    log.info("%s: %d training, %d test images; %r", dataset, info["n_train"], info["n_test"], net)
     for callback in callbacks:
         hook = getattr(callback, "on_run_begin", None)
         if hook is not None:
@@ -205,7 +288,8 @@ def run(
         callbacks=run_callbacks,
         early_stopping=resolved["early_stopping"],
         augment=augment,
-        record_batches=plots is not None,
+        record_batches=record_batches,
+        distributed=plan,
     )
     full = History(
         epochs=list(earlier.epochs) + list(history.epochs),
@@ -215,7 +299,14 @@ def run(
     )
 
     # ---- test, outputs
-    report = net.evaluate(X_test, y_test)
+    if shards is not None:
+        from .distributed import evaluate
+
+        report = evaluate(comm, net, X_test, y_test, shards.n_test)
+        if plots is not None:  # rank 0 draws the test set's plots from the whole set
+            X_test, y_test = load_data(dataset, data_dir, False, limit)[1]
+    else:
+        report = net.evaluate(X_test, y_test)
     metrics = metrics_payload(net, resolved, report, full, dataset)
     if out_path is not None:
         net.save(

@@ -158,6 +158,7 @@ def fit(
     shuffle: bool = True,
     augment: Any = None,
     record_batches: bool = False,
+    distributed: Any = None,
 ) -> History:
     """Train ``net`` on (X, y) and return a :class:`History`.
 
@@ -178,6 +179,10 @@ def fit(
         each training batch on the device (data augmentation)
     record_batches : keep each batch's mean loss in ``history.batch_losses``
         (computed once per epoch from the epoch's outputs, no extra syncs)
+    distributed : a :class:`gnet.distributed.Plan`: (X, y) are this MPI
+        rank's rows of the training set, each global batch is split across the
+        ranks and the gradients are allreduced (see :mod:`gnet.distributed`);
+        validation_data is then this rank's share of the validation set
 
     Raises :class:`~gnet.errors.TrainingDiverged` when an epoch's loss is not
     finite; the network then keeps the weights of the last finite epoch.
@@ -198,14 +203,21 @@ def fit(
     # is not scanned again: a full pass over the data per fit. Should its values
     # have turned non-finite since, the epoch's loss does too, and the check
     # below runs then.
-    checked = _checked_before(net, X)
-    X_given, X = X, net.as_input(X, check_finite=not checked)
-    _remember_checked(net, X_given)
-    n = X.shape[0]
-    y, Y = net.as_labels(y, n)
+    dist = distributed
+    if dist is None:
+        checked = _checked_before(net, X)
+        X_given, X = X, net.as_input(X, check_finite=not checked)
+        _remember_checked(net, X_given)
+        n = X.shape[0]
+        y, Y = net.as_labels(y, n)
+    else:  # this rank's rows (maybe none) of n in all
+        checked, n = False, dist.n
+        X, y, Y = dist.prepare(net, X, y)
     size = batch_size_for(mode, batch_size, n)
     val = None
-    if validation_data is not None:
+    if validation_data is not None and dist is not None:
+        val = dist.prepare(net, *validation_data, name="validation X")[::2]
+    elif validation_data is not None:
         Xv = net.as_input(validation_data[0], "validation X")
         val = (Xv, net.as_labels(validation_data[1], Xv.shape[0], "validation y")[1])
 
@@ -224,9 +236,11 @@ def fit(
     if sizes is not None:  # the first epoch's size, so on_train_begin sees it
         size = _scheduled_size(sizes, net.epochs_trained, base_size, total_epochs, n)
         info.update(batch_size=size, batches=-(-n // size))
+    if dist is not None:
+        dist.begin(net, mode)  # per-sample cannot split; the ranks hold the same weights
     _call(callbacks, "on_train_begin", net, info)
     net.stop_training = False
-    if backend.is_gpu:
+    if backend.is_gpu and X.shape[0]:
         _warm_up(net, X, Y, size)
     for _ in range(epochs):
         epoch = net.epochs_trained + 1  # 1-based, counting earlier fits and resumes
@@ -238,12 +252,32 @@ def fit(
         _call(callbacks, "on_epoch_begin", epoch, info)
         snapshot = net.snapshot()
         start = time.perf_counter()
-        losses, correct = _run_epoch(
-            net, X, Y, y, size, optimizer, epoch, shuffle, augment, batch_hooks, info
-        )
-        loss = float(xp.mean(losses))  # the epoch's host synchronisation
-        if record_batches:
-            history.batch_losses.append(B.to_numpy(batch_means(xp, losses, size)).tolist())
+        if dist is None:
+            losses, correct = _run_epoch(
+                net, X, Y, y, size, optimizer, epoch, shuffle, augment, batch_hooks, info
+            )
+            loss = float(xp.mean(losses))  # the epoch's host synchronisation
+            if record_batches:
+                history.batch_losses.append(B.to_numpy(batch_means(xp, losses, size)).tolist())
+        else:  # the same, reduced over the ranks (one allreduce, validation included)
+            sums = dist.run_epoch(
+                net,
+                X,
+                Y,
+                y,
+                size,
+                optimizer,
+                epoch,
+                shuffle,
+                augment,
+                batch_hooks,
+                info,
+                val,
+                record_batches,
+            )
+            loss, correct = sums["loss"], sums["correct"]
+            if record_batches:
+                history.batch_losses.append(sums["batch_losses"])
         record = {
             "epoch": epoch,
             "loss": loss,
@@ -258,12 +292,20 @@ def fit(
                 net._checked_input = None
                 require_finite(X)
             what = f"loss is {loss}" if not math.isfinite(loss) else "weights are not finite"
-            raise TrainingDiverged(
-                f"training diverged in epoch {epoch}: {what} with learning rate "
-                f"{optimizer.learning_rate:g}; the network keeps the weights from before "
-                "this epoch (try a smaller learning rate)"
+            # distributed: the loss is reduced and the weights are alike, so every rank raises
+            raise _collective(
+                dist,
+                TrainingDiverged(
+                    f"training diverged in epoch {epoch}: {what} with learning rate "
+                    f"{optimizer.learning_rate:g}; the network keeps the weights from before "
+                    "this epoch (try a smaller learning rate)"
+                ),
             )
-        if val is not None:
+        if dist is not None:
+            if val is not None:
+                record.update(val_loss=sums["val_loss"], val_accuracy=sums["val_accuracy"])
+            record["allreduce_seconds"] = dist.take_allreduce_seconds()
+        elif val is not None:
             v_loss, v_pred = net._loss_and_predictions(*val)
             record["val_loss"] = float(v_loss) / val[0].shape[0]
             v_true = xp.argmax(val[1], axis=1)
@@ -281,6 +323,8 @@ def fit(
                 best = (monitored, epoch, net.snapshot())
             elif epoch - best[1] >= early_stopping:
                 history.stopped_early = True
+        if dist is not None and dist.size > 1:  # a callback on one rank stops them all
+            net.stop_training = dist.comm.any(net.stop_training)
         if history.stopped_early or net.stop_training:
             break
     if early_stopping is not None and best[2] is not None:
@@ -462,6 +506,14 @@ def _all_finite(xp: Any, arrays: list[Array]) -> bool:
     for c in checks[1:]:
         ok = xp.logical_and(ok, c)
     return bool(ok)
+
+
+def _collective(dist: Any, exc: BaseException) -> BaseException:
+    if dist is None:
+        return exc
+    from .distributed import collective
+
+    return collective(exc)
 
 
 def _call(callbacks: Sequence[Any], hook: str, *args: Any) -> None:

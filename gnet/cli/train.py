@@ -8,14 +8,16 @@ override the config file, defaults fill the rest.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
 from typing import Any
 
 from ..config import TABLE, Key
-from ..errors import ConfigError
+from ..errors import ConfigError, GNetError, TrainingDiverged
 from . import base
-from .base import EXIT_OK, PROG, Output, Parents, plural
+from .base import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, PROG, Output, Parents, plural
 
 # Flags that map one to one onto configuration keys (DESIGN "Config file").
 CONFIG_FLAGS = tuple(key.name for key in TABLE if key.flag is not None)
@@ -49,6 +51,12 @@ def add_parser(sub: Any, parents: Parents) -> argparse.ArgumentParser:
     )
     train.add_argument("--metrics-json", metavar="FILE", help="write the results as JSON")
     train.add_argument("--plot", metavar="DIR", help="write training and evaluation plots (PNG)")
+    train.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel training over the ranks of mpiexec (needs gnet[mpi]); "
+        "rank 0 prints and writes files",
+    )
     train.add_argument("--limit", type=base.positive_int, metavar="N", help=argparse.SUPPRESS)
     train.add_argument("--quiet", "-q", action="store_true", help="print only the final line")
     return train
@@ -75,9 +83,28 @@ def _add_config_flag(parser: argparse.ArgumentParser, key: Key) -> None:
 
 
 def cmd_train(args: argparse.Namespace, out: Output) -> int:
-    from ..report import duration_text, evaluation_text
-    from ..run import require, run, writable_dir, writable_file
+    if not getattr(args, "distributed", False):
+        return _train(args, out, None)
+    from ..distributed import world
 
+    comm = world()
+    if comm.size == 1:  # one rank simply trains
+        return _train(args, out, None)
+    if comm.is_root:
+        return _train(args, out, comm)
+    # Other ranks print nothing: an error of theirs alone stops the run in
+    # guard (one line naming the rank); an error every rank meets, rank 0 reports.
+    silent = Output(quiet=True)
+    silent.console.file = open(os.devnull, "w")  # noqa: SIM115 (closed with the process)
+    try:
+        return _train(args, silent, comm)
+    except TrainingDiverged:
+        return EXIT_FAILURE
+    except (GNetError, ValueError):
+        return EXIT_USAGE
+
+
+def _train(args: argparse.Namespace, out: Output, comm: Any) -> int:
     started = time.perf_counter()
     # ---- everything that can be checked is checked before the data loads
     config = None
@@ -94,7 +121,25 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
             )
     else:
         config = _resolve_config(args)
-    device = base.backend(args.device, out, args.thread_limit)
+    # Distributed: from here on, an error on one rank alone stops every rank.
+    with _guard(comm):
+        device = base.backend(args.device, out, args.thread_limit)
+        if comm is None or comm.is_root:  # rank 0 alone writes files
+            _check_outputs(args)
+        return _train_on(args, out, comm, config, device, started)
+
+
+def _guard(comm: Any) -> contextlib.AbstractContextManager[None]:
+    if comm is None:
+        return contextlib.nullcontext()
+    from ..distributed import guard
+
+    return guard(comm)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    from ..run import require, writable_dir, writable_file
+
     if args.out:
         writable_file(args.out, "--out")
     if args.metrics_json:
@@ -104,6 +149,18 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
     if args.plot:
         require("gnet.plots", "--plot (training plots)")
         writable_dir(args.plot, "--plot")
+
+
+def _train_on(
+    args: argparse.Namespace,
+    out: Output,
+    comm: Any,
+    config: dict[str, Any] | None,
+    device: Any,
+    started: float,
+) -> int:
+    from ..report import duration_text, evaluation_text
+    from ..run import run
 
     display = (
         _ProgressBars(out, args.thread_limit)
@@ -124,6 +181,7 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
             metrics_json=args.metrics_json,
             plot_dir=args.plot,
             epochs=args.epochs if args.resume else None,
+            distributed=comm is not None,
         )
     except KeyboardInterrupt:
         display.close()
