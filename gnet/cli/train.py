@@ -58,6 +58,15 @@ def add_parser(sub: Any, parents: Parents) -> argparse.ArgumentParser:
         "rank 0 prints and writes files",
     )
     train.add_argument("--limit", type=base.positive_int, metavar="N", help=argparse.SUPPRESS)
+    live = train.add_argument_group("live view (a local page that shows the training as it runs)")
+    live.add_argument(
+        "--live", action="store_true", help="serve the live page on http://127.0.0.1:PORT/"
+    )
+    live.add_argument("--port", type=base.port, metavar="N", help="its port (default 8766)")
+    live.add_argument(
+        "--live-keep", action="store_true", help="keep serving after the run, until Ctrl-C"
+    )
+    live.add_argument("--open", action="store_true", help="open the live page in a browser")
     train.add_argument("--quiet", "-q", action="store_true", help="print only the final line")
     return train
 
@@ -162,11 +171,20 @@ def _train_on(
     from ..report import duration_text, evaluation_text
     from ..run import run
 
+    # --live listens now, before the data loads
+    live = _live_view(args, out) if comm is None or comm.is_root else None
     display = (
         _ProgressBars(out, args.thread_limit)
         if out.is_terminal and not out.quiet
         else _EpochLines(out, args.thread_limit)
     )
+    callbacks: list[Any] = [display]
+    if live is not None:
+        callbacks.append(live)
+    if args.plot:
+        from ..live import EpochPlots
+
+        callbacks.append(EpochPlots(args.plot))  # training.png after every epoch
     try:
         result = run(
             config,
@@ -174,7 +192,7 @@ def _train_on(
             data_dir=args.data_dir,
             download=args.download,
             limit=args.limit,
-            callbacks=[display],
+            callbacks=callbacks,
             checkpoint_dir=args.checkpoint_dir,
             resume=args.resume,
             out=args.out,
@@ -193,6 +211,8 @@ def _train_on(
         raise
     finally:
         display.close()
+        if live is not None and not (args.live_keep and sys.exc_info()[0] is None):
+            live.close()
 
     history, report, net = result.history, result.report, result.network
     dataset = result.config["dataset"]
@@ -215,7 +235,35 @@ def _train_on(
         f"{plural(net.epochs_trained, 'epoch')}; training {duration_text(history.seconds)}, "
         f"total {duration_text(total)}{saved}"
     )
+    if live is not None and args.live_keep:
+        out.final(f"live view still at {live.url} (Ctrl-C to stop)")
+        with contextlib.suppress(KeyboardInterrupt):
+            live.wait()
     return EXIT_OK
+
+
+def _live_view(args: argparse.Namespace, out: Output) -> Any:
+    """The LiveView for --live (None without it), already listening; a busy
+    port is a usage error (exit 2) before any data loads."""
+    if not args.live:
+        flags = [("--port", args.port is not None), ("--live-keep", args.live_keep)]
+        given = [flag for flag, on in [*flags, ("--open", args.open)] if on]
+        if given:
+            raise ConfigError(f"{', '.join(given)}: only with --live")
+        return None
+    from ..live import DEFAULT_PORT, LiveView
+
+    port = DEFAULT_PORT if args.port is None else args.port
+    try:
+        live = LiveView(port=port, keep=args.live_keep, data_dir=args.data_dir)
+    except OSError as e:
+        raise ConfigError(
+            f"--live: {e.strerror or e} (stop what uses it, or pick another with --port N)"
+        ) from None
+    out.print(f"live view: {live.url}")
+    if args.open:
+        live.open_browser()
+    return live
 
 
 def _resolve_config(args: argparse.Namespace) -> dict[str, Any]:
