@@ -62,18 +62,23 @@ from sklearn.utils.validation import (  # type: ignore[import-untyped]
 )
 
 from . import backend as B
-from .errors import ConfigError
-from .optim import Optimizer, get_optimizer
-from .sklearn_checks import host, host_or_none, validate_fit, validate_predict
+from .sklearn_checks import (
+    host,
+    host_or_none,
+    same_classes,
+    validate_fit,
+    validate_predict,
+)
 from .sklearn_support import (
     build_network,
     input_stats,
+    make_optimizer,
     map_arrays,
     network_from_host,
     network_to_host,
     patience,
+    split,
 )
-from .splits import train_validation_split
 
 __all__ = ["GNetClassifier"]
 
@@ -214,7 +219,7 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         X, y, _ = validate_fit(self, X, y, backend, reset=not warm)
         classes = np.unique(y)
         if warm:
-            if not _same_classes(classes, self.classes_):
+            if not same_classes(classes, self.classes_):
                 raise ValueError(
                     "warm_start can only be used where y has the same classes as in the "
                     f"previous call to fit: previous {self.classes_.tolist()!r}, "
@@ -237,7 +242,7 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         X, y, _ = validate_fit(self, X, y, backend, reset=first)
         if classes is not None:
             classes = np.unique(column_or_1d(host(classes)))
-            if not first and not _same_classes(classes, self.classes_):
+            if not first and not same_classes(classes, self.classes_):
                 raise ValueError(
                     f"classes={classes.tolist()!r} differs from the classes of the first "
                     f"partial_fit call {self.classes_.tolist()!r}"
@@ -279,11 +284,11 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def _train(self, X: Any, y_index: Any, epochs: int, incremental: bool) -> None:
         net = self.network_
         if not incremental or not hasattr(self, "_optimizer"):
-            self._optimizer = self._make_optimizer()
+            self._optimizer = make_optimizer(self.get_params(deep=False))
         stop_after = None if incremental else patience(self.early_stopping)
         validation = None
         if stop_after is not None and self.validation_fraction:
-            X, y_index, validation = self._split(X, y_index)
+            X, y_index, validation = split(X, y_index, self.validation_fraction, self.seed)
         history = net.fit(
             X,
             y_index,
@@ -309,35 +314,6 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 ]
         self.n_iter_ = net.epochs_trained
         self.t_ += sum(e["samples"] for e in history.epochs)
-
-    def _make_optimizer(self) -> Optimizer:
-        if not isinstance(self.optimizer, str):
-            raise ConfigError(
-                f"optimizer: expected 'sgd', 'adam' or 'rmsprop', got {self.optimizer!r}"
-            )
-        kwargs: dict[str, Any] = {"learning_rate": self.learning_rate, "l2": self.l2}
-        if self.optimizer.strip().lower() == "sgd":
-            kwargs.update(momentum=self.momentum, nesterov=self.nesterov)
-        return get_optimizer(self.optimizer, **kwargs)
-
-    def _split(self, X: Any, y_index: Any) -> tuple[Any, Any, tuple[Any, Any]]:
-        """Hold out ``validation_fraction`` of the samples, the rows that
-        ``gnet.run`` holds out with the same fraction and seed
-        (:func:`gnet.splits.train_validation_split`; X keeps its device)."""
-        fraction = self.validation_fraction
-        if isinstance(fraction, bool) or not (
-            isinstance(fraction, (int, float)) and 0.0 <= fraction < 1.0
-        ):
-            raise ConfigError(f"validation_fraction: must be in [0, 1), got {fraction!r}")
-        n = int(X.shape[0])
-        n_val = int(n * fraction)
-        if n_val < 1 or n - n_val < 1:
-            raise ValueError(
-                f"validation_fraction={fraction} of {n} samples leaves no validation or no "
-                "training samples; use more data, another fraction, or validation_fraction=0"
-            )
-        (X_train, y_train), validation = train_validation_split(X, y_index, fraction, self.seed)
-        return X_train, y_train, validation
 
     # ------------------------------------------------------------ inference
 
@@ -421,10 +397,3 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 backend = self.network_.backend
                 opt.state = map_arrays(opt.state, lambda a: backend.asarray(a))
                 self._optimizer = opt
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def _same_classes(a: Any, b: Any) -> bool:
-    return bool(a.shape == b.shape and np.all(a == b))
