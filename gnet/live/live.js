@@ -131,6 +131,11 @@ function render() {
     ],
   });
   if (S.final) drawFinal(S.final);
+  // What a test (or a curious user) can read without parsing the canvases.
+  const d = document.body.dataset;
+  d.status = S.status;
+  d.epochs = String(S.epochs.length);
+  d.ticks = String(S.ticks.length);
 }
 
 function css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }

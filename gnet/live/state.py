@@ -90,7 +90,7 @@ class LiveState:
             if self._skipped >= self._stride:
                 self._skipped = 0
                 if len(self.ticks) >= MAX_TICKS:
-                    self.ticks = self.ticks[1::2]
+                    self.ticks = self.ticks[::2]
                     self._stride *= 2
                 self.ticks.append({**clean(tick), "i": self.seq + 1})
             self._bump()
