@@ -23,14 +23,12 @@ import urllib.request
 
 import numpy as np
 import pytest
+from datapaths import REPO, data_dir
 
 import gnet
 from gnet.live import EpochPlots, LiveView
 from gnet.live import state as live_state
 from gnet.live.state import LiveState
-
-from datapaths import REPO, data_dir
-
 
 # ------------------------------------------------------------------ helpers
 
@@ -173,8 +171,14 @@ def test_a_fit_fills_the_state_and_the_final_results(small, model, mode, thread_
         net = gnet.Network(model, ["relu", "softmax"], seed=0)
     with LiveView(port=0, test_data=(Xt, yt), hz=50) as live:
         net.fit(
-            X, y, epochs=2, mode=mode, batch_size=32, validation_data=(Xt, yt),
-            optimizer=gnet.optim.SGD(0.05), callbacks=[live],
+            X,
+            y,
+            epochs=2,
+            mode=mode,
+            batch_size=32,
+            validation_data=(Xt, yt),
+            optimizer=gnet.optim.SGD(0.05),
+            callbacks=[live],
         )
         snap = live.state.snapshot()
     assert snap["status"] == "done"
@@ -199,7 +203,11 @@ def test_gnet_run_with_a_live_view_prints_nothing(capfd, monkeypatch, thread_err
         pytest.skip("no MNIST files")
     live = gnet.LiveView(port=0)
     result = gnet.run(
-        None, epochs=1, limit=(500, 300), layers=[784, 16, 10], activations=["relu", "softmax"],
+        None,
+        epochs=1,
+        limit=(500, 300),
+        layers=[784, 16, 10],
+        activations=["relu", "softmax"],
         callbacks=[live],
     )
     snap = live.state.snapshot()
@@ -370,7 +378,10 @@ def test_epoch_plots_rewrite_training_png_after_every_epoch(small, tmp_path):
 
 def gnet_cli(*args, timeout=120):
     return subprocess.run(
-        [sys.executable, "-m", "gnet", *args], capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "gnet", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         cwd=REPO,
     )
 
@@ -381,8 +392,9 @@ def test_live_on_a_busy_port_is_one_line_and_exit_2_before_any_data():
         busy.listen()
         port = busy.getsockname()[1]
         # a data folder that does not exist: the port error must come first
-        r = gnet_cli("train", "--live", "--port", str(port), "--data-dir", "/nonexistent",
-                     "--no-download")
+        r = gnet_cli(
+            "train", "--live", "--port", str(port), "--data-dir", "/nonexistent", "--no-download"
+        )
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "--live" in lines[0], r.stderr
@@ -401,8 +413,20 @@ def test_train_live_serves_during_the_run_and_stops_after(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     r = gnet_cli(
-        "train", "--live", "--port", str(port), "--limit", "400", "--epochs", "2",
-        "--layers", "784,16,10", "--data-dir", str(data_dir()), "--plot", str(tmp_path),
+        "train",
+        "--live",
+        "--port",
+        str(port),
+        "--limit",
+        "400",
+        "--epochs",
+        "2",
+        "--layers",
+        "784,16,10",
+        "--data-dir",
+        str(data_dir()),
+        "--plot",
+        str(tmp_path),
     )
     assert r.returncode == 0, r.stderr
     assert f"live view: http://127.0.0.1:{port}/" in r.stdout
