@@ -93,7 +93,7 @@ def derived(config: dict[str, Any]) -> None:
     if "input_shape" not in config:
         first = layers[0] if isinstance(layers, list) and layers else None
         if is_spec_list(layers):
-            config["input_shape"] = default_input_shape(layers, IMAGE_SHAPE)
+            config["input_shape"] = default_input_shape(list(layers or []), IMAGE_SHAPE)
         elif not isinstance(first, int) or isinstance(first, bool):
             config["input_shape"] = list(DEFAULTS["input_shape"])
         else:
