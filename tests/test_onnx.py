@@ -277,6 +277,19 @@ def test_same_padding_puts_the_odd_pixel_bottom_right(tmp_path):
     assert list(pads) == [1, 1, 2, 2]  # top, left, bottom, right: total (4 - 1) * 2 + 4 - 7 = 3
 
 
+def test_softmax_of_a_conv_layer_acts_over_its_filters(data, tmp_path):
+    _, (Xte, _) = data
+    net = Network(
+        [{"type": "batchnorm"},
+         {"type": "conv2d", "filters": 5, "kernel_size": 5, "strides": 2, "activation": "softmax"},
+         {"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax"}],
+        input_shape=(28, 28, 1), seed=4,
+    )  # fmt: skip
+    net.layers[0].state["running_var"] = net.layers[0].state["running_var"] * np.float32(0.1)
+    net.to_onnx(tmp_path / "sm.onnx")
+    assert_matches(net, tmp_path / "sm.onnx", Xte)
+
+
 def test_float64_convolutional_model(data, tmp_path):
     """ONNX Runtime's CPU provider has no float64 Conv or AveragePool kernel; a
     float64 model with max pooling, batch norm and global pooling runs there,
