@@ -237,12 +237,19 @@ def metadata(net: Network) -> dict[str, str]:
     }
 
 
-def build_model(net: Network) -> Any:
+def build_model(net: Network, dtype: str | None = None) -> Any:
     """The network as an ``onnx.ModelProto`` (checked with ``onnx.checker``, full check).
 
+    ``dtype``: the graph's float type, "float32" or "float64" (default: the
+    network's). ONNX Runtime's CPU provider has no float64 Conv or
+    AveragePool kernel, so a float64 convolutional network runs there only
+    when exported as float32.
     Raises ExportError naming the first layer ONNX cannot express, and
     MissingModule when the onnx package is not installed.
     """
+    dtype = net.dtype_name if dtype is None else dtype
+    if dtype not in ("float32", "float64"):
+        raise ExportError(f"dtype {dtype!r}: expected float32 or float64")
     onnx = require_onnx()
     helper, TensorProto = onnx.helper, onnx.TensorProto
     for i, layer in enumerate(net.layers):
@@ -251,8 +258,8 @@ def build_model(net: Network) -> Any:
                 f"layers[{i}] ({getattr(layer, 'type', type(layer).__name__)}): "
                 "ONNX export does not know this layer kind"
             )
-    elem = TensorProto.DOUBLE if net.dtype_name == "float64" else TensorProto.FLOAT
-    g = _Graph(onnx, np.float64 if net.dtype_name == "float64" else np.float32)
+    elem = TensorProto.DOUBLE if dtype == "float64" else TensorProto.FLOAT
+    g = _Graph(onnx, np.dtype(dtype))
     image = g._unique("image")
     flow = _Flow(image, FLAT if len(net.input_shape) == 1 else NHWC)
     if net.input_mean != 0.0 or net.input_std != 1.0:
@@ -283,7 +290,7 @@ def build_model(net: Network) -> Any:
         producer_name="gnet",
         producer_version=__version__,
         doc_string=(
-            f"{net!r}. Input 'image': {_describe_input(net)}; outputs 'probabilities' "
+            f"{net!r}. Input 'image': {_describe_input(net, dtype)}; outputs 'probabilities' "
             f"(N, {n}) and 'label' (N,) int64."
         ),
     )
@@ -296,7 +303,7 @@ def build_model(net: Network) -> Any:
     return model
 
 
-def _describe_input(net: Network) -> str:
+def _describe_input(net: Network, dtype: str) -> str:
     shape = ", ".join(str(d) for d in ("N", *net.input_shape))
     layout = "rows" if len(net.input_shape) == 1 else "NHWC images"
     norm = (
@@ -304,15 +311,16 @@ def _describe_input(net: Network) -> str:
         if net.input_mean != 0.0 or net.input_std != 1.0
         else ""
     )
-    return f"({shape}) {net.dtype_name} {layout}, what gnet is fed{norm}"
+    return f"({shape}) {dtype} {layout}, what gnet is fed{norm}"
 
 
-def export(net: Network, path: str | os.PathLike[str]) -> Any:
+def export(net: Network, path: str | os.PathLike[str], dtype: str | None = None) -> Any:
     """Write ``net`` as an ONNX file at ``path`` (atomically: a failed export
-    leaves no partial file); returns the ``onnx.ModelProto``."""
+    leaves no partial file); returns the ``onnx.ModelProto``. ``dtype`` as
+    in :func:`build_model`."""
     from .io import atomic_write_bytes
 
-    model = build_model(net)
+    model = build_model(net, dtype)
     data = model.SerializeToString()
     try:
         atomic_write_bytes(path, data)

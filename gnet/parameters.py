@@ -62,10 +62,11 @@ class Parameters:
 
         save_model(self, path, **metadata)  # type: ignore[arg-type]  # self is a Network
 
-    def to_onnx(self, path: Any) -> Any:
+    def to_onnx(self, path: Any, dtype: str | None = None) -> Any:
         """Write the network as an ONNX file (atomically; see gnet.onnx): input
-        ``image``, outputs ``probabilities`` and ``label``. Returns the
-        ``onnx.ModelProto``; needs the ``onnx`` package (``gnet[onnx]``)."""
+        ``image``, outputs ``probabilities`` and ``label``, in ``dtype``
+        (default: the network's). Returns the ``onnx.ModelProto``; needs the
+        ``onnx`` package (``gnet[onnx]``)."""
         from .onnx import export
 
-        return export(self, path)  # type: ignore[arg-type]  # self is a Network
+        return export(self, path, dtype)  # type: ignore[arg-type]  # self is a Network

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from datapaths import REPO, data_dir
+from near_ties import assert_same_predictions
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -293,7 +294,8 @@ def test_softmax_of_a_conv_layer_acts_over_its_filters(data, tmp_path):
 def test_float64_convolutional_model(data, tmp_path):
     """ONNX Runtime's CPU provider has no float64 Conv or AveragePool kernel; a
     float64 model with max pooling, batch norm and global pooling runs there,
-    and a float64 conv model is still a valid ONNX file."""
+    a float64 conv model is still a valid ONNX file, and exported as float32
+    it runs in ONNX Runtime too."""
     _, (Xte, _) = data
     net = Network(
         [{"type": "batchnorm"}, {"type": "maxpool2d", "pool_size": 2},
@@ -307,6 +309,15 @@ def test_float64_convolutional_model(data, tmp_path):
     model = conv.to_onnx(tmp_path / "conv64.onnx")
     onnx.checker.check_model(onnx.load(str(tmp_path / "conv64.onnx")), full_check=True)
     assert model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+    conv.to_onnx(tmp_path / "conv32.onnx", dtype="float32")
+    proba, label = session(tmp_path / "conv32.onnx").run(
+        None, {"image": Xte.reshape(-1, 28, 28, 1)}
+    )
+    expected = gnet.to_numpy(conv.predict_proba(Xte))
+    np.testing.assert_allclose(proba, expected, rtol=0, atol=1e-5)
+    assert_same_predictions(expected, label, near_tie=1e-5)  # float32 rounding may flip a tie
+    with pytest.raises(ExportError, match="dtype 'float16'"):
+        conv.to_onnx(tmp_path / "conv16.onnx", dtype="float16")
 
 
 # ---------------------------------------------------------------- the file itself
