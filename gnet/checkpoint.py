@@ -114,6 +114,8 @@ def save_checkpoint(
         meta["dataset"] = dataset
     data = save(tensors, metadata={"gnet": json.dumps(meta)})
     path = Path(path)
+    # A run killed while writing leaves a temporary file: the next write clears it.
+    io.remove_stale_temporaries(path.parent, _FILE_RE)
     try:
         io.atomic_write_bytes(path, data)
     except OSError as exc:
@@ -154,51 +156,115 @@ def load_checkpoint(path: str | os.PathLike[str], device: Any = None) -> Checkpo
     if not isinstance(state, dict):
         raise ModelFileError(f"{path}: a model file, not a checkpoint (no optimiser state)")
     version = state.get("format_version")
-    if not isinstance(version, int) or version > CHECKPOINT_VERSION:
+    if not (isinstance(version, int) and not isinstance(version, bool) and version >= 1) or (
+        version > CHECKPOINT_VERSION
+    ):
         raise ModelFileError(
             f"{path}: checkpoint format version {version!r} is not one this gnet reads "
             f"(up to {CHECKPOINT_VERSION})"
         )
+    opt = _check_state(path, state)
     try:
         config = validate({**_KEYS_ADDED_LATER, **state["train_config"]})
-        opt = state["optimizer"]
-        optimizer = build_optimizer(config)
-        optimizer.steps = int(opt["steps"])
-        optimizer.learning_rate = float(config["learning_rate"])
-        _restore_state(path, net, optimizer, opt["state"], version)
-        hist = state.get("history") or {}
-        history = History(
-            epochs=list(hist.get("epochs") or []),
-            best_epoch=hist.get("best_epoch"),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, ModelFileError):
-            raise
-        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise ModelFileError(f"{path}: invalid checkpoint metadata ({detail})") from exc
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: invalid checkpoint metadata train_config ({exc})") from exc
+    optimizer = build_optimizer(config)
+    optimizer.steps = opt["steps"]
+    optimizer.learning_rate = float(config["learning_rate"])
+    _restore_state(path, net, optimizer, opt["state"], version)
+    hist = state.get("history") or {}
+    history = History(epochs=list(hist.get("epochs") or []), best_epoch=hist.get("best_epoch"))
     return Checkpoint(net, optimizer, config, history, meta.get("dataset"), meta)
+
+
+MAX_STATE_PARTS = 8
+"""Most arrays one optimiser state entry may hold (Adam holds 2)."""
+
+
+def _check_state(path: Path, state: dict[str, Any]) -> dict[str, Any]:
+    """Type and range of every field of the checkpoint metadata gnet reads;
+    returns the optimiser's part."""
+
+    def fail(field: str, why: str) -> ModelFileError:
+        return ModelFileError(f"{path}: invalid checkpoint metadata {field} ({why})")
+
+    def is_int(value: Any, low: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+    if not isinstance(state.get("train_config"), dict):
+        raise fail("train_config", "missing, or not an object")
+    opt = state.get("optimizer")
+    if not isinstance(opt, dict):
+        raise fail("optimizer", "missing, or not an object")
+    if not (is_int(opt.get("steps"), 0) and opt["steps"] < 2**63):
+        raise fail("optimizer.steps", f"expected an integer >= 0, got {opt.get('steps')!r}")
+    entries = opt.get("state")
+    if not isinstance(entries, list):
+        raise fail("optimizer.state", "expected a list of [layer, parameter, parts]")
+    for k, entry in enumerate(entries):
+        if not (
+            isinstance(entry, list)
+            and len(entry) == 3
+            and (is_int(entry[0], 0) or _is_index(entry[0]))
+            and isinstance(entry[1], (str, int))
+            and not isinstance(entry[1], bool)
+            and (entry[2] is None or (is_int(entry[2], 1) and entry[2] <= MAX_STATE_PARTS))
+        ):
+            raise fail(
+                f"optimizer.state[{k}]", f"expected [layer, parameter, parts], got {entry!r}"
+            )
+    hist = state.get("history")
+    if hist is None:
+        return opt
+    if not isinstance(hist, dict):
+        raise fail("history", "expected an object")
+    epochs = hist.get("epochs")
+    if epochs is not None and not (
+        isinstance(epochs, list) and all(isinstance(e, dict) for e in epochs)
+    ):
+        raise fail("history.epochs", "expected a list of objects")
+    best = hist.get("best_epoch")
+    if best is not None and not is_int(best, 0):
+        raise fail("history.best_epoch", f"expected null or an integer >= 0, got {best!r}")
+    return opt
+
+
+def _is_index(text: Any) -> bool:
+    """A layer index written as text by an older checkpoint: a few ASCII digits."""
+    return isinstance(text, str) and 0 < len(text) <= 6 and text.isascii() and text.isdecimal()
 
 
 def _restore_state(
     path: Path, net: Any, optimizer: Optimizer, entries: list[Any], version: int
 ) -> None:
-    from safetensors.numpy import load
-
-    tensors = load(path.read_bytes())
+    header, _, start = io._read_header(path)
     dense = [i for i, layer in enumerate(net.layers) if "weight" in layer.params]
     for layer, slot, parts in entries:
         prefix = f"optimizer.{layer}.{slot}"
         if version == 1:  # (k-th dense layer, 0 | 1) -> (layer index, weight | bias)
+            if not (0 <= int(layer) < len(dense) and str(slot) in ("0", "1")):
+                raise ModelFileError(f"{path}: optimiser state {prefix} matches no parameter")
             layer, slot = dense[int(layer)], ("weight", "bias")[int(slot)]
         if not (0 <= int(layer) < len(net.layers) and slot in net.layers[int(layer)].params):
             raise ModelFileError(f"{path}: optimiser state {prefix} matches no parameter")
+        param = net.layers[int(layer)].params[slot]
         names = [prefix] if parts is None else [f"{prefix}.{k}" for k in range(parts)]
-        arrays = []
         for name in names:
-            if name not in tensors:
+            entry = header.get(name)
+            if not isinstance(entry, dict):
                 raise ModelFileError(f"{path}: tensor {name} is missing")
-            # a fresh writeable device copy: the optimiser updates it in place
-            arrays.append(net.backend.asarray(np.array(tensors[name]), dtype=net.dtype))
+            if entry["dtype"] not in ("F16", "F32", "F64"):
+                raise ModelFileError(
+                    f"{path}: tensor {name} has dtype {entry['dtype']}, not a float"
+                )
+            if tuple(entry["shape"]) != tuple(int(d) for d in param.shape):
+                raise ModelFileError(
+                    f"{path}: tensor {name} has shape {entry['shape']}, the parameter "
+                    f"{layer}.{slot} has {list(param.shape)}"
+                )
+        host = io._read_tensors(path, header, start, names)
+        # a fresh writeable device copy: the optimiser updates it in place
+        arrays = [net.backend.asarray(host[name], dtype=net.dtype) for name in names]
         optimizer.state[(int(layer), str(slot))] = arrays[0] if parts is None else tuple(arrays)
 
 
