@@ -13,6 +13,11 @@ and correct counts are summed on the device and read once per epoch (no
 host synchronisation in the batch loop); permutations come from a host
 generator seeded by (seed, epoch), so a seed gives the same batches on
 every backend and a resumed run repeats an uninterrupted one.
+
+With ``distributed`` (a :class:`gnet.distributed.Plan`) the epoch runs in
+:mod:`gnet.distributed` instead: the same batches, split across MPI ranks,
+one fused gradient allreduce per step and one reduction per epoch; the
+single-process loop below is untouched by it.
 """
 
 from __future__ import annotations
