@@ -78,42 +78,122 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     hand-decompressed file keeps working whatever it is called. The file
     must be exactly as long as its header says: a short file is truncated and
     a long one has trailing bytes, and both are errors rather than guesses.
+
+    Nothing is trusted before it is checked: the header is read first, and
+    the size it declares is checked against the file's length (raw), or
+    against the most that many compressed bytes can inflate to (gzip) and
+    :data:`MAX_IDX_BYTES`, before the data is read; gzip data is inflated in
+    a stream that stops one byte after the declared size, so a small file
+    never inflates to gigabytes.
     """
     path = Path(path).absolute()
-    data, compressed = _read_bytes(path)
-    dtype, shape, header_size = _parse_header(path, data)
+    try:
+        with path.open("rb") as raw:
+            file_size = os.fstat(raw.fileno()).st_size
+            compressed = raw.read(2) == _GZIP_MAGIC
+            raw.seek(0)
+            if compressed:
+                with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+                    return _read_stream(path, stream, file_size, compressed=True)
+            return _read_stream(path, raw, file_size, compressed=False)
+    except DataError:
+        raise
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise DataError(f"{path}: corrupt gzip data: {_one_line(exc)}") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror or _one_line(exc)}") from None
+
+
+MAX_IDX_BYTES = 1 << 31
+"""Largest IDX data (after decompression) read: 2 GiB, 40x MNIST's training images."""
+
+_MAX_GZIP_RATIO = 1032
+"""deflate's largest expansion: a gzip file of n bytes never inflates past about 1032 n."""
+
+
+def _read_stream(path: Path, stream: Any, file_size: int, compressed: bool) -> np.ndarray:
+    """Header, size checks, then exactly the declared data (and a check for more)."""
+    after = " after decompression" if compressed else ""
+    head = _read_exactly(stream, 4)
+    if len(head) == 4 and head[0] == 0 and head[1] == 0 and head[2] in _IDX_TYPES and head[3]:
+        head += _read_exactly(stream, 4 * head[3])
+    dtype, shape, header_size = _parse_header(path, head, after)
     count = math.prod(shape)
     expected = header_size + count * dtype.itemsize
-    if len(data) != expected:
-        problem = "truncated" if len(data) < expected else "trailing bytes"
-        after = " after decompression" if compressed else ""
+    if not compressed and file_size != expected:
+        problem = "truncated" if file_size < expected else "trailing bytes"
         raise DataError(
             f"{path}: {problem}: header says {_describe(shape)} ({expected} bytes) "
-            f"but the file has {len(data)} bytes{after}"
+            f"but the file has {file_size} bytes"
         )
-    array = np.frombuffer(data, dtype=dtype, count=count, offset=header_size)
-    # astype copies into a writeable, native-endian array the caller owns.
-    return array.astype(dtype.newbyteorder("=")).reshape(shape)
+    most = _MAX_GZIP_RATIO * file_size + 1024
+    if expected > MAX_IDX_BYTES or expected > most:
+        limit = (
+            "over the limit of 2 GiB" if expected > MAX_IDX_BYTES else "more than it can inflate to"
+        )
+        raise DataError(
+            f"{path}: truncated or corrupt: header says {_describe(shape)} ({expected} bytes, "
+            f"{limit}) but the file has {file_size} bytes"
+        )
+    array = np.empty(count, dtype=dtype)
+    got = _read_into(stream, array.data.cast("B"))
+    extra = len(stream.read(1)) if got == count * dtype.itemsize else 0  # gzip: checks the CRC
+    if got != count * dtype.itemsize or extra:
+        problem = "truncated" if not extra else "trailing bytes"
+        rest = _count_rest(stream) if extra else 0
+        size = header_size + got + extra + rest
+        at_least = "at least " if rest >= _COUNT_LIMIT else ""
+        raise DataError(
+            f"{path}: {problem}: header says {_describe(shape)} ({expected} bytes) "
+            f"but the file has {at_least}{size} bytes{after}"
+        )
+    # astype makes the array native-endian (a no-op for bytes).
+    return array.astype(dtype.newbyteorder("="), copy=False).reshape(shape)
 
 
-def _read_bytes(path: Path) -> tuple[bytes, bool]:
-    """Return the file's (decompressed) bytes and whether it was gzip data."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if raw[:2] != _GZIP_MAGIC:
-        return raw, False
-    try:
-        return gzip.decompress(raw), True
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path}: corrupt gzip data: {_one_line(exc)}") from None
+def _read_exactly(stream: Any, n: int) -> bytes:
+    """Up to ``n`` bytes (fewer only at the end of the stream)."""
+    parts, left = [], n
+    while left > 0:
+        chunk = stream.read(left)
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
 
 
-def _parse_header(path: Path, data: bytes) -> tuple[np.dtype, tuple[int, ...], int]:
+def _read_into(stream: Any, buffer: memoryview) -> int:
+    """Fill ``buffer`` from ``stream``; the number of bytes read."""
+    done = 0
+    while done < len(buffer):
+        n = stream.readinto(buffer[done : done + (1 << 24)])
+        if not n:
+            break
+        done += n
+    return done
+
+
+_COUNT_LIMIT = 1 << 26
+
+
+def _count_rest(stream: Any) -> int:
+    """Bytes left in ``stream`` (read in chunks and thrown away, at most _COUNT_LIMIT)."""
+    total = 0
+    while total < _COUNT_LIMIT:
+        chunk = stream.read(1 << 20)
+        if not chunk:
+            break
+        total += len(chunk)
+    return total
+
+
+def _parse_header(
+    path: Path, data: bytes, after: str = ""
+) -> tuple[np.dtype, tuple[int, ...], int]:
     """Check the magic number and read the dimensions that follow it."""
     if len(data) < 4:
-        raise DataError(f"{path}: not an IDX file: only {len(data)} bytes")
+        raise DataError(f"{path}: not an IDX file: only {len(data)} bytes{after}")
     magic = int.from_bytes(data[:4], "big")
     type_code, ndim = data[2], data[3]
     if data[0] != 0 or data[1] != 0 or type_code not in _IDX_TYPES:
@@ -127,7 +207,7 @@ def _parse_header(path: Path, data: bytes) -> tuple[np.dtype, tuple[int, ...], i
     if len(data) < header_size:
         raise DataError(
             f"{path}: truncated: the IDX header needs {header_size} bytes "
-            f"but the file has {len(data)} bytes"
+            f"but the file has {len(data)} bytes{after}"
         )
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     return _IDX_TYPES[type_code], shape, header_size
@@ -205,7 +285,7 @@ def _locate(
     if not download:
         raise DataError(
             f"{folder / fname}: not found (nor {fname.removesuffix('.gz')}); "
-            f"allow downloading, or copy the four {name} IDX files into {folder}"
+            "allow downloading, or, " + offline_hint(folder)
         )
     return _download(folder, entry, mirrors)
 
@@ -265,7 +345,20 @@ def _download(folder: Path, entry: dict[str, Any], mirrors: list[str]) -> Path:
             logger.warning("download of %s failed: %s", url, reason)
             failures.append(f"{url}: {reason}")
     tried = "; ".join(failures) if failures else "no mirrors given"
-    raise DataError(f"{folder / fname}: download failed from every mirror: {tried}")
+    raise DataError(
+        f"{folder / fname}: download failed from every mirror: {tried}. " + offline_hint(folder)
+    )
+
+
+def offline_hint(folder: Path) -> str:
+    """How to run without a network: where to put the files, and their names."""
+    name = folder.name
+    files = DATASETS[name]["files"].values() if name in DATASETS else []
+    names = ", ".join(entry["name"] for entry in files)
+    return (
+        f"to work offline, copy the four {name} IDX files ({names}; .gz or uncompressed) "
+        f"into {folder}, or into DIR/{name}/ and pass --data-dir DIR (or set GNET_DATA_DIR=DIR)"
+    )
 
 
 @contextlib.contextmanager
