@@ -28,7 +28,14 @@ one (``hidden_layer_sizes``, ``activation``, ``momentum``, ``batch_size``,
 ``early_stopping``, ``validation_fraction``, ``shuffle``, ``warm_start``,
 ``partial_fit``); the rest are gnet's (``optimizer``, ``learning_rate``,
 ``epochs``, ``l2``, ``dropout``, ``dropconnect``, ``layers``,
-``input_shape``, ``device``, ``seed``).
+``input_shape``, ``device``, ``seed``). Numeric hyperparameters take
+anything ``numbers.Integral`` / ``numbers.Real``, NumPy scalars included
+(grids from ``np.arange``, ``RandomizedSearchCV`` with ``scipy.stats``
+distributions), as scikit-learn's estimators do.
+
+Two classes keep a two-unit softmax output (``coefs_[-1]`` has two columns
+where MLPClassifier's logistic output has one); ``predict_proba`` is the
+same (n_samples, 2) either way.
 
 Devices ("everything follows X"): ``device`` is any gnet device string
 ("cpu", "cuda", "cuda:N", "torch", "torch:cuda", "strict"). Host data
@@ -49,7 +56,6 @@ model fitted on a GPU unpickles on a machine without one: it then runs on
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,21 +75,19 @@ from .sklearn_checks import (
     validate_fit,
     validate_predict,
 )
+from .sklearn_params import hyperparameters, train_dtype, validation_split
+from .sklearn_state import HostState
 from .sklearn_support import (
     build_network,
     input_stats,
     make_optimizer,
-    map_arrays,
-    network_from_host,
-    network_to_host,
     patience,
-    split,
 )
 
 __all__ = ["GNetClassifier"]
 
 
-class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class GNetClassifier(ClassifierMixin, HostState, BaseEstimator):  # type: ignore[misc]
     """A neural-network classifier trained by gnet, on any gnet device: a
     multi-layer perceptron by default, any stack of layers with ``layers``.
 
@@ -115,12 +119,19 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     dropconnect : DropConnect rate on the weights into each hidden layer, in [0, 1)
     l2 : L2 penalty on the weights (adds ``l2 * W`` to the gradient)
     early_stopping : None/False for off; an integer patience in epochs
-        (``True`` means 10) on the validation loss; the best weights are kept
+        (``True`` means 10) on the validation loss; the weights of the epoch
+        with the lowest validation loss are kept (``history_.best_epoch``)
     validation_fraction : share of the training data held out for early
-        stopping (0 monitors the training loss); ignored without early stopping
+        stopping, stratified by class as MLPClassifier does it
+        (``train_test_split(..., stratify=y, random_state=seed)``, so a class
+        with one sample is scikit-learn's ValueError); 0 monitors the
+        training loss; ignored without early stopping
     lr_schedule : None or a gnet schedule spec ("step:10:0.5", "cosine", ...)
     init : weight initialiser: "he", "glorot", "normal" or "uniform"
-    dtype : "float32" or "float64" for weights and arithmetic
+    dtype : "float32" or "float64" for weights and arithmetic; None (the
+        default) follows X at the first fit: float32 X trains in float32,
+        anything else (float64, ints, lists) in float64, as scikit-learn
+        validates it
     shuffle : draw a new permutation of the samples each epoch
     normalize : standardise inputs as (X - mean) / std with the overall mean
         and standard deviation of the first fit's X (two numbers, kept in the
@@ -141,10 +152,14 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     history_ : the :class:`gnet.History` of the last ``fit`` / ``partial_fit`` call
     loss_ : training loss of the last epoch
     loss_curve_ : training loss of every epoch (over warm starts and partial fits)
-    validation_scores_ : validation accuracy per epoch with early stopping, else None
-    best_loss_ : best monitored loss with early stopping, else None
-    n_iter_ : epochs trained in all
-    t_ : training samples seen in all
+    best_loss_ : lowest value of ``loss_curve_``; None where the last fit
+        held out a validation split (early stopping)
+    validation_scores_ : validation accuracy per epoch (over warm starts)
+        where the last fit held out a validation split, else None
+    best_validation_score_ : ``max(validation_scores_)``, or None
+    n_iter_ : epochs run by the last ``fit`` / ``partial_fit`` call (1 for
+        ``partial_fit``), as in scikit-learn >= 1.9
+    t_ : training samples seen in all (over warm starts and partial fits)
     device_ : the device string the network lives on
 
     Example
@@ -173,7 +188,7 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         validation_fraction: float = 0.1,
         lr_schedule: str | None = None,
         init: str = "he",
-        dtype: str = "float32",
+        dtype: str | None = None,
         shuffle: bool = True,
         normalize: bool = True,
         device: str = "cpu",
@@ -214,8 +229,9 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Starts from new weights unless ``warm_start`` is set and the estimator
         was fitted before on the same classes and number of features.
         """
-        warm = self.warm_start and hasattr(self, "network_")
-        backend = self.network_.backend if warm else B.get_backend(self.device)
+        params = hyperparameters(self)
+        warm = params["warm_start"] and hasattr(self, "network_")
+        backend = self.network_.backend if warm else B.get_backend(params["device"])
         X, y, _ = validate_fit(self, X, y, backend, reset=not warm)
         classes = np.unique(y)
         if warm:
@@ -226,19 +242,28 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                     f"now {classes.tolist()!r}"
                 )
         else:
-            self._start(X, classes, backend)
+            self._start(X, classes, backend, params)
         y_index = np.searchsorted(self.classes_, y)
-        self._train(X, y_index, epochs=self.epochs, incremental=False)
+        self._train(X, y_index, params, epochs=params["epochs"], incremental=False)
         return self
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> GNetClassifier:
         """One epoch over (X, y), continuing from the current weights.
 
         ``classes`` (every label that will ever appear) is required on the
-        first call and may be repeated later; early stopping does not apply.
+        first call and may be repeated later. With ``early_stopping`` set it
+        is scikit-learn's ValueError ("partial_fit does not support
+        early_stopping=True"): early stopping needs the whole training set.
         """
+        params = hyperparameters(self)
+        if patience(params["early_stopping"]) is not None:
+            raise ValueError(
+                "partial_fit does not support early_stopping=True (this estimator has "
+                f"early_stopping={self.early_stopping!r}); use fit, or "
+                "set_params(early_stopping=None)"
+            )
         first = not hasattr(self, "network_")
-        backend = B.get_backend(self.device) if first else self.network_.backend
+        backend = B.get_backend(params["device"]) if first else self.network_.backend
         X, y, _ = validate_fit(self, X, y, backend, reset=first)
         if classes is not None:
             classes = np.unique(column_or_1d(host(classes)))
@@ -250,7 +275,7 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if first:
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit")
-            self._start(X, classes, backend)
+            self._start(X, classes, backend, params)
         unknown = np.setdiff1d(np.unique(y), self.classes_)
         if unknown.size:
             raise ValueError(
@@ -258,62 +283,66 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 f"(classes are {self.classes_.tolist()!r})"
             )
         y_index = np.searchsorted(self.classes_, y)
-        self._train(X, y_index, epochs=1, incremental=True)
+        self._train(X, y_index, params, epochs=1, incremental=True)
         return self
 
-    def _start(self, X: Any, classes: Any, backend: B.Backend) -> None:
-        """Fresh network and bookkeeping for the classes and width of X."""
+    def _start(self, X: Any, classes: Any, backend: B.Backend, params: dict[str, Any]) -> None:
+        """Fresh network and bookkeeping for the classes, width and dtype of X."""
         if len(classes) < 2:
             raise ValueError(
                 f"GNetClassifier needs samples of at least 2 classes; y has only one class: "
                 f"{classes.tolist()!r}"
             )
-        mean, std = input_stats(X) if self.normalize else (0.0, 1.0)
-        self.network_ = build_network(
-            self.get_params(deep=False), int(X.shape[1]), classes, backend, mean, std
-        )
+        params = {**params, "dtype": train_dtype(params["dtype"], X)}
+        mean, std = input_stats(X) if params["normalize"] else (0.0, 1.0)
+        self.network_ = build_network(params, int(X.shape[1]), classes, backend, mean, std)
         self.classes_ = classes
         self.device_ = self.network_.backend.spec
         self.loss_curve_: list[float] = []
         self.validation_scores_: list[float] | None = None
+        self.best_validation_score_: float | None = None
         self.best_loss_: float | None = None
+        self.n_iter_ = 0
         self.t_ = 0
         if hasattr(self, "_optimizer"):
             del self._optimizer
 
-    def _train(self, X: Any, y_index: Any, epochs: int, incremental: bool) -> None:
+    def _train(
+        self, X: Any, y_index: Any, params: dict[str, Any], epochs: int, incremental: bool
+    ) -> None:
         net = self.network_
         if not incremental or not hasattr(self, "_optimizer"):
-            self._optimizer = make_optimizer(self.get_params(deep=False))
-        stop_after = None if incremental else patience(self.early_stopping)
+            self._optimizer = make_optimizer(params)
+        stop_after = None if incremental else patience(params["early_stopping"])
         validation = None
-        if stop_after is not None and self.validation_fraction:
-            X, y_index, validation = split(X, y_index, self.validation_fraction, self.seed)
+        if stop_after is not None and params["validation_fraction"]:
+            X, y_index, validation = validation_split(
+                X, y_index, self.classes_[y_index], params["validation_fraction"], params["seed"]
+            )
         history = net.fit(
             X,
             y_index,
             epochs=epochs,
             mode="mini-batch",
-            batch_size=self.batch_size,
+            batch_size=params["batch_size"],
             optimizer=self._optimizer,
-            lr_schedule=self.lr_schedule,
+            lr_schedule=params["lr_schedule"],
             validation_data=validation,
             early_stopping=stop_after,
-            shuffle=self.shuffle,
+            shuffle=params["shuffle"],
         )
         self.history_ = history
         self.loss_curve_.extend(history.loss)
         self.loss_ = history.loss[-1]
-        if stop_after is not None:
-            monitored = history["val_loss"] if validation is not None else history.loss
-            self.best_loss_ = min(v for v in monitored if v is not None)
-            if validation is not None:
-                self.validation_scores_ = [
-                    *(self.validation_scores_ or []),
-                    *history["val_accuracy"],
-                ]
-        self.n_iter_ = net.epochs_trained
+        self.n_iter_ = len(history.epochs)
         self.t_ += sum(e["samples"] for e in history.epochs)
+        if validation is None:
+            self.validation_scores_ = self.best_validation_score_ = None
+            self.best_loss_ = min(self.loss_curve_)
+        else:
+            scores = [*(self.validation_scores_ or []), *history["val_accuracy"]]
+            self.validation_scores_, self.best_validation_score_ = scores, max(scores)
+            self.best_loss_ = None
 
     # ------------------------------------------------------------ inference
 
@@ -326,6 +355,12 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         X, on_device = validate_predict(self, X, self.network_.backend)
         proba = self.network_.predict_proba(X)
         return proba if on_device else B.to_numpy(proba)
+
+    def predict_log_proba(self, X: Any) -> Any:
+        """``log(predict_proba(X))`` as scikit-learn's MLPClassifier computes it
+        (-inf where a probability is 0); on the device of X as predict_proba."""
+        proba = self.predict_proba(X)
+        return np.log(proba) if isinstance(proba, np.ndarray) else self.network_.xp.log(proba)
 
     def predict(self, X: Any) -> Any:
         """Predicted labels (n_samples,) taken from ``classes_``.
@@ -345,55 +380,3 @@ class GNetClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         """Mean accuracy of ``predict(X)`` against y (a Python float)."""
         y_pred = B.to_numpy(self.predict(X))
         return float(accuracy_score(host(y), y_pred, sample_weight=host_or_none(sample_weight)))
-
-    # ------------------------------------------------------------ MLPClassifier-style views
-
-    @property
-    def coefs_(self) -> list[np.ndarray]:
-        """Host copies of the weight matrices, (in, out) each."""
-        check_is_fitted(self)
-        return [
-            np.array(B.to_numpy(layer.params["weight"]))
-            for layer in self.network_.layers
-            if "weight" in layer.params
-        ]
-
-    @property
-    def intercepts_(self) -> list[np.ndarray]:
-        """Host copies of the bias vectors, (out,) each."""
-        check_is_fitted(self)
-        return [
-            np.array(B.to_numpy(layer.params["bias"]))
-            for layer in self.network_.layers
-            if "bias" in layer.params
-        ]
-
-    # ------------------------------------------------------------ pickling
-
-    def __getstate__(self) -> dict[str, Any]:
-        """The estimator's state with the network and optimiser state on the host."""
-        state: dict[str, Any] = dict(super().__getstate__())
-        net = state.pop("network_", None)
-        if net is not None:
-            state["network_"] = network_to_host(net)
-        opt = state.pop("_optimizer", None)
-        if opt is not None:
-            host = copy.copy(opt)
-            host.state = map_arrays(opt.state, lambda a: np.array(B.to_numpy(a)))
-            state["_optimizer"] = host
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """Rebuild the network on its device, or on "cpu" (with a warning)
-        when that device is not available here."""
-        state = dict(state)
-        host_net = state.pop("network_", None)
-        opt = state.pop("_optimizer", None)
-        super().__setstate__(state)
-        if host_net is not None:
-            self.network_ = network_from_host(host_net)
-            self.device_ = self.network_.backend.spec
-            if opt is not None:
-                backend = self.network_.backend
-                opt.state = map_arrays(opt.state, lambda a: backend.asarray(a))
-                self._optimizer = opt

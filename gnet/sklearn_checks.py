@@ -48,7 +48,7 @@ def validate_fit(
             )
     else:
         X, y = validate_data(
-            est, X, y, reset=reset, dtype=[np.float32, np.float64], y_numeric=False
+            est, X, y, reset=reset, dtype=[np.float64, np.float32], y_numeric=False
         )
     check_classification_targets(y)
     return X, y, stays
@@ -58,7 +58,7 @@ def validate_predict(est: Any, X: Any, backend: B.Backend) -> tuple[Any, bool]:
     stays = on_device(est, X, backend)
     if stays:
         return check_device_array(est, X, reset=False), True
-    X = validate_data(est, X, reset=False, dtype=[np.float32, np.float64])
+    X = validate_data(est, X, reset=False, dtype=[np.float64, np.float32])
     return X, False
 
 

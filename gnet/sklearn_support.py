@@ -18,7 +18,7 @@ from .errors import ConfigError, DeviceError
 from .mlp import mlp_specs
 from .network import Network
 from .optim import Optimizer, get_optimizer
-from .splits import normalization_stats, train_validation_split
+from .splits import normalization_stats
 
 # scikit-learn's activation names that gnet spells otherwise.
 ACTIVATION_ALIASES = {"logistic": "sigmoid"}
@@ -172,25 +172,6 @@ def make_optimizer(params: Mapping[str, Any]) -> Optimizer:
     if name.strip().lower() == "sgd":
         kwargs.update(momentum=params["momentum"], nesterov=params["nesterov"])
     return get_optimizer(name, **kwargs)
-
-
-def split(X: Any, y_index: Any, fraction: Any, seed: int) -> tuple[Any, Any, tuple[Any, Any]]:
-    """Hold out ``fraction`` of the samples, the rows that ``gnet.run`` holds
-    out with the same fraction and seed (:func:`gnet.splits.train_validation_split`;
-    X keeps its device): (X_train, y_train, (X_val, y_val))."""
-    if isinstance(fraction, bool) or not (
-        isinstance(fraction, (int, float)) and 0.0 <= fraction < 1.0
-    ):
-        raise ConfigError(f"validation_fraction: must be in [0, 1), got {fraction!r}")
-    n = int(X.shape[0])
-    n_val = int(n * fraction)
-    if n_val < 1 or n - n_val < 1:
-        raise ValueError(
-            f"validation_fraction={fraction} of {n} samples leaves no validation or no "
-            "training samples; use more data, another fraction, or validation_fraction=0"
-        )
-    (X_train, y_train), validation = train_validation_split(X, y_index, fraction, seed)
-    return X_train, y_train, validation
 
 
 def input_stats(X: Any) -> tuple[float, float]:

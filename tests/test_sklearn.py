@@ -212,7 +212,8 @@ def test_warm_start_continues_and_plain_fit_restarts():
     clf = GNetClassifier(**SMALL, warm_start=True).fit(X, y)
     first = [w.copy() for w in clf.coefs_]
     clf.fit(X, y)
-    assert clf.n_iter_ == 16 and len(clf.loss_curve_) == 16
+    # n_iter_ counts the epochs of the last fit (scikit-learn >= 1.9); the curve and t_ go on.
+    assert clf.n_iter_ == 8 and len(clf.loss_curve_) == 16 and clf.t_ == 16 * len(X)
     cold = GNetClassifier(**SMALL).fit(X, y)
     cold.fit(X, y)  # without warm_start a second fit starts anew: same as the first
     assert cold.n_iter_ == 8
@@ -233,7 +234,7 @@ def test_partial_fit():
     for _ in range(5):
         clf.partial_fit(X[half:], y[half:])
         clf.partial_fit(X[:half], y[:half], classes=[0, 1, 2, 3])
-    assert clf.n_iter_ == 11 and clf.t_ == 11 * half
+    assert clf.n_iter_ == 1 and clf.t_ == 11 * half and len(clf.loss_curve_) == 11
     assert clf.predict_proba(X).shape == (len(X), 4)
     assert clf.score(X, y) > 0.95
     with pytest.raises(ValueError, match="not in classes"):
@@ -251,11 +252,13 @@ def test_early_stopping_holds_out_a_validation_split():
     clf.fit(X, noise)
     assert clf.history_.stopped_early and clf.n_iter_ < 60
     assert len(clf.validation_scores_) == clf.n_iter_
-    assert clf.best_loss_ == min(clf.history_["val_loss"])
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.best_loss_ is None  # as MLPClassifier: the validation scores tell
     assert clf.t_ == clf.n_iter_ * (len(X) - len(X) // 4)
     y = blobs()[1]
     no_split = GNetClassifier(**SMALL, early_stopping=True, validation_fraction=0.0).fit(X, y)
     assert no_split.validation_scores_ is None and no_split.best_loss_ == min(no_split.loss_curve_)
+    assert no_split.best_validation_score_ is None
 
 
 # ---------------------------------------------------------------- devices
@@ -566,14 +569,146 @@ def test_image_input_shape_with_hidden_layer_sizes_flattens_first():
     np.testing.assert_array_equal(clf.predict_proba(X), flat.predict_proba(X))
 
 
-def test_early_stopping_holds_out_the_rows_gnet_run_holds_out():
-    from gnet.splits import split_indices
+def test_early_stopping_holds_out_a_stratified_split_as_mlpclassifier_does():
+    from sklearn.model_selection import train_test_split
 
     X, y = blobs()
     y = np.where(np.random.default_rng(1).random(len(y)) < 0.2, (y + 1) % 3, y)  # some noise
     clf = GNetClassifier(**SMALL, early_stopping=50, validation_fraction=0.25, seed=4).fit(X, y)
-    _, val = split_indices(len(X), 0.25, 4)  # what gnet.run holds out for 0.25 and seed 4
+    # MLPClassifier's split: train_test_split(..., stratify=y), here with random_state=seed.
+    _, val = train_test_split(np.arange(len(X)), test_size=0.25, random_state=4, stratify=y)
+    assert np.abs(np.bincount(y[val], minlength=3) - 0.25 * np.bincount(y)).max() < 1
     assert clf.t_ == clf.n_iter_ * (len(X) - len(val))
     # The best epoch's weights are kept: their accuracy on those rows is that epoch's.
     best = int(np.argmin(clf.history_["val_loss"]))
     assert clf.score(X[val], y[val]) == pytest.approx(clf.validation_scores_[best])
+
+
+# ---------------------------------------------------------------- MLPClassifier parity (gnet side)
+
+
+NUMPY_SCALARS = dict(
+    hidden_layer_sizes=np.int64(8),
+    batch_size=np.int32(16),
+    epochs=np.int64(3),
+    learning_rate=np.float32(0.05),
+    momentum=np.float32(0.5),
+    nesterov=np.bool_(True),
+    dropout=np.float32(0.1),
+    dropconnect=np.float64(0.1),
+    l2=np.float32(1e-4),
+    early_stopping=np.int64(3),
+    validation_fraction=np.float32(0.25),
+    seed=np.uint8(2),
+    shuffle=np.bool_(True),
+)
+
+
+def test_numpy_scalar_hyperparameters_mean_their_python_values():
+    X, y = blobs()
+    plain = {k: v.item() for k, v in NUMPY_SCALARS.items()}
+    a = GNetClassifier(**NUMPY_SCALARS).fit(X, y)
+    b = GNetClassifier(**plain).fit(X, y)
+    assert a.n_iter_ == b.n_iter_ == 3
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    assert a.get_params()["batch_size"] is NUMPY_SCALARS["batch_size"]  # stored as given
+    for name in ("adam", "rmsprop"):
+        GNetClassifier(optimizer=np.str_(name), learning_rate=np.float32(0.01), epochs=1).fit(X, y)
+    layers = [{"type": "dense", "units": np.int64(8), "activation": np.str_("relu")}]
+    c = GNetClassifier(layers=layers, input_shape=np.array([6]), epochs=np.int16(1)).fit(X, y)
+    assert c.network_.layers[0].spec()["units"] == 8
+
+
+def test_grid_from_arange_and_randomized_search_with_scipy_distributions():
+    from scipy.stats import loguniform, randint
+    from sklearn.model_selection import RandomizedSearchCV
+
+    X, y = blobs(n=120)
+    grid = GridSearchCV(
+        GNetClassifier(epochs=2),
+        {"batch_size": np.arange(16, 48, 16), "learning_rate": np.arange(0.02, 0.06, 0.02)},
+        cv=2,
+    ).fit(X, y)
+    assert len(grid.cv_results_["mean_test_score"]) == 4
+    search = RandomizedSearchCV(
+        GNetClassifier(epochs=2, optimizer="adam"),
+        {
+            "learning_rate": loguniform(1e-3, 1e-1),
+            "batch_size": randint(8, 64),
+            "hidden_layer_sizes": randint(4, 16),
+            "epochs": randint(1, 3),
+            "seed": randint(0, 100),
+        },
+        n_iter=3,
+        cv=2,
+        random_state=0,
+    ).fit(X, y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+@pytest.mark.parametrize("value", [np.float64(-1.0), np.int64(0), np.float32(np.nan)])
+def test_bad_numpy_scalars_are_still_named(value):
+    X, y = blobs(n=40)
+    with pytest.raises(ValueError, match="learning_rate"):
+        GNetClassifier(learning_rate=value).fit(X, y)
+
+
+def test_predict_log_proba_is_the_log_of_predict_proba_on_host_and_device():
+    X, y = blobs()
+    clf = GNetClassifier(**SMALL).fit(X, y)
+    log_proba = clf.predict_log_proba(X)
+    assert isinstance(log_proba, np.ndarray) and log_proba.shape == (len(X), 3)
+    np.testing.assert_allclose(log_proba, np.log(clf.predict_proba(X)))
+    dev = GNetClassifier(**SMALL, device="strict").fit(X, y)
+    on_device = dev.predict_log_proba(strict_device1(X))
+    assert on_device.device == strict_device1(X).device
+    np.testing.assert_allclose(gnet.to_numpy(on_device), np.log(dev.predict_proba(X)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("device", ["cpu", "strict"])
+def test_dtype_follows_x_unless_given(device):
+    X, y = blobs(n=60)
+    small = dict(hidden_layer_sizes=(4,), epochs=1, device=device)
+    for data, expected in [
+        (X, "float32"),
+        (X.astype(np.float64), "float64"),
+        (X.astype(int), "float64"),
+    ]:
+        clf = GNetClassifier(**small).fit(data, y)
+        assert clf.coefs_[0].dtype == expected and clf.predict_proba(data).dtype == expected
+    assert (
+        GNetClassifier(**small, dtype="float32").fit(X.astype(np.float64), y).coefs_[0].dtype
+        == np.float32
+    )
+    assert GNetClassifier(**small, dtype="float64").fit(X, y).coefs_[0].dtype == np.float64
+    if device == "strict":
+        dev64 = strict_device1(X.astype(np.float64))
+        assert GNetClassifier(**small).fit(dev64, y).coefs_[0].dtype == np.float64
+        assert GNetClassifier(**small).fit(strict_device1(X), y).coefs_[0].dtype == np.float32
+
+
+def test_partial_fit_with_early_stopping_is_scikit_learns_value_error():
+    X, y = blobs()
+    for early_stopping in (True, 3):
+        clf = GNetClassifier(**SMALL, early_stopping=early_stopping)
+        with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+            clf.partial_fit(X, y, classes=[0, 1, 2])
+        assert not hasattr(clf, "network_")  # refused before anything was set up
+    fitted = GNetClassifier(**SMALL, early_stopping=True).fit(X, y)
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+        fitted.partial_fit(X, y)
+    fitted.set_params(early_stopping=None).partial_fit(X, y)
+    assert fitted.n_iter_ == 1 and fitted.validation_scores_ is None
+
+
+def test_stratified_split_errors_are_scikit_learns():
+    X = np.arange(40, dtype=float).reshape(20, 2)
+    y = np.array(["a"] * 19 + ["b"])
+    clf = GNetClassifier(epochs=2, early_stopping=True)
+    with pytest.raises(ValueError, match=r"least populated classes.*too few members are: \['b'\]"):
+        clf.fit(X, y)
+    # Stratified, the split holds out at least one sample per class, or says so.
+    with pytest.raises(ValueError, match="test_size = 1 should be greater or equal to the number"):
+        GNetClassifier(epochs=2, early_stopping=True, validation_fraction=0.05).fit(
+            X, ["a", "b"] * 10
+        )
