@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import os
 import secrets
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from gnet.errors import ImageError
 __all__ = [
     "SIZE",
     "BOX",
+    "MAX_PIXELS",
     "load_image",
     "center_mnist",
     "prepare",
@@ -58,7 +60,18 @@ INK_THRESHOLD = 0.05
 """Pixels above this fraction of the strongest ink count when cropping to the
 ink's bounding box."""
 
+MAX_PIXELS = 40_000_000
+"""Largest image read, in pixels (40 megapixels, e.g. 8000x5000): a larger one
+is refused from its header, before any pixel is decoded."""
+
+WORK_PIXELS = 4_000_000
+"""An image larger than this is shrunk by a whole factor (averaging blocks of
+pixels) to about this size before it is converted to numbers, so that reading
+a legal image stays well under 200 MB; the digit ends up 20x20 anyway."""
+
 _CENTRE = SIZE / 2  # 14.0: centre of mass target, in pixel indices (MNIST's)
+# Modes Image.reduce averages correctly (not palette indices, not 16-bit).
+_REDUCIBLE = {"L", "LA", "La", "RGB", "RGBA", "RGBa", "I", "F", "CMYK", "YCbCr", "LAB", "HSV"}
 
 
 def _fail(path: str | os.PathLike[str], why: str) -> ImageError:
@@ -98,17 +111,48 @@ def _border(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[0, :], a[-1, :], a[1:-1, 0], a[1:-1, -1]])
 
 
+def _check_size(name: str, img: Image.Image) -> None:
+    """Refuse an image whose header declares more than MAX_PIXELS pixels."""
+    width, height = img.size
+    if width * height > MAX_PIXELS:
+        raise _fail(
+            name,
+            f"image too large: {width}x{height} pixels ({width * height / 1e6:.1f} megapixels; "
+            f"the limit is {MAX_PIXELS / 1e6:g} megapixels)",
+        )
+
+
+def _shrink_factor(size: tuple[int, int]) -> int:
+    """The whole factor that brings ``size`` down to about WORK_PIXELS (1: none)."""
+    pixels = size[0] * size[1]
+    return math.ceil(math.sqrt(pixels / WORK_PIXELS)) if pixels > WORK_PIXELS else 1
+
+
+def _shrink(img: Image.Image) -> Image.Image:
+    """A decoded image over WORK_PIXELS shrunk by a whole factor: blocks of
+    pixels averaged, or (palette, 1-bit and 16-bit images) sampled."""
+    factor = _shrink_factor(img.size)
+    if factor == 1:
+        return img
+    if img.mode in _REDUCIBLE:
+        return img.reduce(factor)
+    size = (max(1, img.size[0] // factor), max(1, img.size[1] // factor))
+    return img.resize(size, Image.Resampling.NEAREST)
+
+
 def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an image file as float32 greyscale in [0, 1] with the ink high.
 
     Any format Pillow reads (PNG, JPEG, BMP, GIF (first frame), TIFF, WebP...)
-    and any size. Colour is converted to grey; a transparent background is
-    composited onto white first; an EXIF orientation is applied. When the
-    background is light (the median of the border pixels is above one half)
-    the image is inverted, so the result is light ink on black like MNIST.
-    The background level (the border median) is then subtracted and the
-    result divided by its maximum, so grey paper becomes black and the
-    strongest ink 1.
+    up to :data:`MAX_PIXELS` (40 megapixels; a larger image is refused from
+    its header, before decoding); one over :data:`WORK_PIXELS` is shrunk by a
+    whole factor first, so the result is then about 4 megapixels. Colour is
+    converted to grey; a transparent background is composited onto white
+    first; an EXIF orientation is applied. When the background is light (the
+    median of the border pixels is above one half) the image is inverted, so
+    the result is light ink on black like MNIST. The background level (the
+    border median) is then subtracted and the result divided by its maximum,
+    so grey paper becomes black and the strongest ink 1.
 
     Raises :class:`~gnet.errors.ImageError` (a ``ValueError``), one line naming
     the file, for a missing, unreadable or empty file, a file that is not an
@@ -126,15 +170,23 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     if st.st_size == 0:
         raise _fail(name, "empty file, not an image")
     try:
-        with Image.open(name) as img:
+        with warnings.catch_warnings():  # Pillow's own bomb warning (> 89 MP): refused below
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            opened = Image.open(name)  # reads the header only
+        with opened as img:
+            _check_size(name, img)
+            factor = _shrink_factor(img.size)
+            if factor > 1:  # JPEG: decode at 1/2, 1/4 or 1/8 scale straight away
+                img.draft(img.mode, (img.size[0] // factor, img.size[1] // factor))
             img.load()  # decode now, so truncated data fails here
+            img = _shrink(img)
             img = ImageOps.exif_transpose(img)
             grey = _to_grey(img)
     except ImageError:
         raise
     except UnidentifiedImageError:
         raise _fail(name, "not an image (format not recognised)") from None
-    except Image.DecompressionBombError as e:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise _fail(name, f"image too large: {e}") from None
     except PermissionError as e:
         raise _fail(name, f"cannot read: {e.strerror or e}") from None

@@ -16,10 +16,13 @@ def add_parser(sub: Any, parents: Parents) -> argparse.ArgumentParser:
         parents=[parents.common, parents.device],
         help="classify image files (PNG, JPEG, BMP, ...)",
         description="Classify images: greyscale, inverted when the background is light, "
-        "cropped to the ink and centred the MNIST way.",
+        "cropped to the ink and centred the MNIST way. Images of up to 40 megapixels "
+        "are read (a larger one is refused before it is decoded).",
     )
     predict.add_argument("model", metavar="MODEL")
-    predict.add_argument("images", metavar="IMAGE", nargs="+")
+    predict.add_argument(
+        "images", metavar="IMAGE", nargs="+", help="image files of up to 40 megapixels each"
+    )
     predict.add_argument("--top", type=base.positive_int, default=3, metavar="K")
     predict.add_argument("--show", action="store_true", help="print the 28x28 input as ASCII")
     return predict

@@ -100,6 +100,15 @@ _CSP = (
 )
 
 
+def _content_length(raw: str) -> int:
+    """A Content-Length value: ASCII digits only (no sign, exponent, spaces inside,
+    or other scripts' digits such as "²"), at most 12 of them; RequestError 400."""
+    text = raw.strip(" \t")
+    if not (0 < len(text) <= 12 and text.isascii() and text.isdigit()):
+        raise RequestError(400, f"bad Content-Length {raw[:40]!r}")
+    return int(text)
+
+
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -134,9 +143,14 @@ class _Handler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def _dispatch(self, method: str) -> None:
-        path = urlsplit(self.path).path
+        try:
+            path = urlsplit(self.path).path
+        except ValueError:  # e.g. "http://[" (a broken IPv6 host)
+            path = None
         try:
             try:
+                if path is None:
+                    raise RequestError(400, f"malformed request target {self.path[:80]!r}")
                 self._route(method, path)
             except RequestError as e:
                 self._send_json(e.status, {"error": str(e)}, e.headers)
@@ -171,14 +185,17 @@ class _Handler(BaseHTTPRequestHandler):
     # -------------------------------------------------------------- bodies
 
     def _read_json(self) -> Any:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            raise RequestError(411, "chunked bodies are not supported; send Content-Length")
-        raw = self.headers.get("Content-Length")
-        if raw is None:
+        coding = self.headers.get("Transfer-Encoding")
+        if coding is not None:
+            if "chunked" in coding.lower():
+                raise RequestError(411, "chunked bodies are not supported; send Content-Length")
+            raise RequestError(400, f"Transfer-Encoding {coding[:40]!r} is not supported")
+        values = self.headers.get_all("Content-Length") or []
+        if not values:
             raise RequestError(411, "Content-Length required")
-        if not raw.strip().isdigit():
-            raise RequestError(400, f"bad Content-Length {raw!r}")
-        length = int(raw)
+        if len(set(values)) > 1:
+            raise RequestError(400, f"conflicting Content-Length headers {values!r}")
+        length = _content_length(values[0])
         if length > MAX_BODY:
             if length <= DRAIN_LIMIT:
                 self._discard(length)
