@@ -11,8 +11,10 @@ the test confusion matrix and the most confident mistakes (their images
 drawn on canvases from the pixel values).
 
 Speed: the callback never synchronises the device per batch. At most
-``hz`` times a second (default 5) it reads ``info["running_loss"]()``, the
-epoch's mean loss so far (one device read); the difference between two
+``hz`` times a second (default 5), and never for more than 1 % of the time
+(a reading costs more late in a long epoch: it then comes less often), it
+reads ``info["running_loss"]()``, the epoch's mean loss so far (one device
+read); the difference between two
 readings gives the mean loss of the batches in between, the "raw" point
 (in per-sample mode the running mean is drawn as well). Everything else is
 host arithmetic on numbers the loop hands over anyway. The HTTP server runs
@@ -51,6 +53,7 @@ __all__ = ["LiveView", "EpochPlots", "LiveState", "LiveServer", "DEFAULT_PORT", 
 
 DEFAULT_PORT = 8766  # the demo's is 8765: both can run at once
 TICK_HZ = 5.0
+READ_SHARE = 0.01  # at most this share of the training time goes to loss readings
 
 
 class LiveView(Callback):
@@ -88,6 +91,8 @@ class LiveView(Callback):
         self._start = self._epoch_start = self._next = 0.0
         self._last = (0, 0.0)  # (samples, running mean) at the last reading
         self._walls: list[float] = []
+        self._cost = 0.0  # seconds per sample of the last reading
+        self._read_at = 0.0
         logger.info("live view on %s", self.url)
 
     # ---------------------------------------------------------------- hooks
@@ -135,6 +140,7 @@ class LiveView(Callback):
         self._epoch = epoch
         self._epoch_start = time.perf_counter()
         self._next = self._epoch_start + self._period
+        self._read_at = self._epoch_start
         self._last = (0, 0.0)
         self._n = max(1, int(info.get("samples_total", self._n)))
 
@@ -145,9 +151,16 @@ class LiveView(Callback):
             return
         self._next = now + self._period
         read = info.get("running_loss")
-        if read is None:
+        samples = int(info.get("samples", 0))
+        # A reading costs O(samples so far) on the device (a pass over the
+        # epoch's outputs): skip it while its expected cost would be more than
+        # READ_SHARE of the time since the last one.
+        if read is None or samples * self._cost > READ_SHARE * (now - self._read_at):
             return
-        self._tick(now, int(info["samples"]), float(read()), batch)
+        mean = float(read())
+        self._cost = (time.perf_counter() - now) / max(samples, 1)  # seconds per sample
+        self._read_at = now
+        self._tick(now, samples, mean, batch)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         now = time.perf_counter()
