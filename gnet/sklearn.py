@@ -236,10 +236,9 @@ class GNetClassifier(ClassifierMixin, HostState, BaseEstimator):  # type: ignore
         classes = np.unique(y)
         if warm:
             if not same_classes(classes, self.classes_):
-                raise ValueError(
-                    "warm_start can only be used where y has the same classes as in the "
-                    f"previous call to fit: previous {self.classes_.tolist()!r}, "
-                    f"now {classes.tolist()!r}"
+                raise ValueError(  # scikit-learn's MLPClassifier message
+                    "warm_start can only be used where `y` has the same classes as in the "
+                    f"previous call to fit. Previously got {self.classes_}, `y` has {classes}"
                 )
         else:
             self._start(X, classes, backend, params)
