@@ -11,6 +11,7 @@ masks are drawn per rank, so those runs differ from one process by design.
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import os
 import subprocess
@@ -70,7 +71,7 @@ results = []
 for case in cases:
     if case.get("max_rows"):
         Network.max_rows = lambda self, budget=0, _r=case["max_rows"]: _r
-    kwargs = dict(device="cpu", limit=(case["n"], 250))
+    kwargs = dict(device=case.get("device", "cpu"), limit=(case["n"], 250))
     two = gnet.run(dict(case["config"]), distributed=True, **kwargs)
     if rank == 0:
         one = gnet.run(dict(case["config"]), **kwargs)
@@ -137,6 +138,11 @@ def test_two_ranks_compute_what_one_process_computes(tmp_path):
                        {"type": "flatten"},
                        {"type": "dense", "units": 10, "activation": "softmax"}]}},
     ]  # fmt: skip
+    # the fused buffer is host NumPy; the other CPU namespaces get their gradients from it
+    adam = {**MLP, **f64, "optimizer": "adam", "learning_rate": 0.01, "batch_size": 50}
+    cases.append({"n": 301, "device": "strict", "config": adam})
+    if importlib.util.find_spec("torch") is not None:
+        cases.append({"n": 301, "device": "torch", "config": adam})
     results = _run_cases(tmp_path, cases)
     assert len(results) == len(cases)
     for case, result in zip(cases, results, strict=True):
@@ -186,7 +192,13 @@ from mpi4py import MPI
 
 how = sys.argv[1]
 rank = MPI.COMM_WORLD.Get_rank()
-if how == "raise" and rank == 1:
+if how == "kill" and rank == 1:
+    import os, signal
+    class Kill:
+        def on_epoch_end(self, epoch, logs):
+            os.kill(os.getpid(), signal.SIGKILL)
+    callbacks = [Kill()]
+elif how == "raise" and rank == 1:
     class Boom:
         def on_epoch_end(self, epoch, logs):
             raise RuntimeError("disk full on rank 1")
@@ -207,17 +219,18 @@ gnet.run(config, device="cpu", limit=(400, 100), distributed=True, callbacks=cal
 """
 
 
-@pytest.mark.parametrize("how", ["nan", "raise"])
+@pytest.mark.parametrize("how", ["nan", "raise", "kill"])
 def test_a_failing_rank_stops_every_rank(tmp_path, how):
     """NaN gradients on rank 1 make the reduced loss NaN: both ranks raise
-    TrainingDiverged. An exception on rank 1 alone: its one line, MPI_Abort."""
+    TrainingDiverged. An exception on rank 1 alone: its one line, MPI_Abort.
+    Rank 1 killed (SIGKILL): mpiexec stops rank 0."""
     start = time.perf_counter()
     proc = _mpi(2, sys.executable, _script(tmp_path, FAILURE), how, timeout=30)
     assert time.perf_counter() - start < 30
     assert proc.returncode != 0
     if how == "nan":
         assert "training diverged in epoch 1" in proc.stderr
-    else:
+    elif how == "raise":
         assert "gnet: error: rank 1 of 2: RuntimeError: disk full on rank 1" in proc.stderr
 
 
