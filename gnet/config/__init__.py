@@ -78,6 +78,7 @@ def load_config(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, An
     neural-net-rs layer list.
     """
     if isinstance(source, dict):
+        _shallow_enough(source, "config")
         config, problems = normalise(source)
         if problems:
             raise error(problems)
@@ -97,7 +98,8 @@ def load_config(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, An
     except OSError as exc:
         raise ConfigError(f"{where}: cannot read ({exc.strerror or exc})") from None
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_int=_bounded_int)
+        _check_depth(data)
     except json.JSONDecodeError as exc:
         empty = " (the file is empty)" if not text.strip() else ""
         raise ConfigError(
@@ -105,6 +107,10 @@ def load_config(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, An
         ) from None
     except _DuplicateKey as exc:
         raise ConfigError(f"{where}: duplicate key {show(exc.key)}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:  # from _bounded_int or _check_depth
+        raise ConfigError(f"{where}: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(
             f"{where}: expected a JSON object ({{...}}) at the top level, got {json_type(data)}"
@@ -138,6 +144,7 @@ def resolve(
     for name, value in (("file_config", file_config), ("overrides", overrides)):
         if value is not None and not isinstance(value, dict):
             raise ConfigError(f"{name}: expected a dict or None, got {type(value).__name__}")
+        _shallow_enough(value, name)
     problems: list[str] = []
     given = file_config is not None
     file_cfg, found = normalise(file_config or {})
@@ -164,6 +171,7 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     """A normalised copy of the full ``config``; raises ConfigError listing every problem."""
     if not isinstance(config, dict):
         raise ConfigError(f"invalid configuration: expected a dict, got {type(config).__name__}")
+    _shallow_enough(config, "configuration")
     config, problems = normalise(copy.deepcopy(config))
     return _validated(config, problems)
 
@@ -197,6 +205,38 @@ def _validated(config: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     if problems:
         raise error(problems)
     return copy.deepcopy({k: config[k] for k in KEYS})
+
+
+MAX_DEPTH = 32
+"""Deepest nesting of lists and objects a config file may have (gnet's use 4)."""
+MAX_INT_DIGITS = 30
+"""Longest integer literal, in digits, a config file may hold."""
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"integer of {len(digits)} digits (the limit is {MAX_INT_DIGITS})")
+    return int(digits)
+
+
+def _check_depth(value: Any) -> None:
+    """ValueError when lists and objects nest deeper than MAX_DEPTH (iteratively)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth >= MAX_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+            stack.extend(
+                (child, depth + 1) for child in (item.values() if isinstance(item, dict) else item)
+            )
+
+
+def _shallow_enough(value: Any, where: str) -> None:
+    try:
+        _check_depth(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 class _DuplicateKey(ValueError):

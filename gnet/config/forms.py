@@ -107,7 +107,7 @@ def _split_list(text: str, kind: type) -> Any:
     if stripped.startswith("["):  # a JSON list (layer objects on the command line)
         try:
             return json.loads(stripped)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # the check reports the text as given
             return text
     try:
         return [kind(part.strip()) for part in text.split(",")]
@@ -206,6 +206,8 @@ def resolve_mode(
 
     mode = level["mode"]
     implied = {"per-sample": 1, "full-batch": None}
+    if not isinstance(mode, str):  # a list or object where a name belongs: the check says so
+        return mode, level.get("batch_size", DEFAULTS["batch_size"]), []
     if mode == "mini-batch":
         if "batch_size" in level:
             return mode, level["batch_size"], []

@@ -43,6 +43,15 @@ DATASET_ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mn
 MAX_AUGMENT = 4  # largest random shift, in pixels
 IMAGE_SHAPE = [28, 28, 1]  # both data sets: what a layer list with image layers is fed
 
+# Upper limits: values above them are mistakes, refused before a run starts
+# rather than failing hours in (or exhausting memory) once it has.
+MAX_UNITS = 1 << 24  # units of one layer (as gnet.layers' dense "units")
+MAX_PARAMETERS = 250_000_000  # weights in the whole network (1 GB in float32)
+MAX_EPOCHS = 1_000_000
+MAX_BATCH_SIZE = 1 << 24
+MAX_PATIENCE = 1_000_000
+MAX_SEED = 2**63 - 1
+
 Check = Callable[[dict[str, Any], str], list[str]]
 
 
@@ -97,12 +106,28 @@ def _layers(config: dict[str, Any], name: str) -> list[str]:
         if not is_shape(config.get("input_shape")):
             return []  # input_shape's own check says so; the chain cannot be followed
         try:
-            from ..layers import check_specs
+            from ..layers import array_shapes, check_specs
         except ImportError:  # a gnet without layer specs: the network reports them
             return []
-        return list(check_specs(config["input_shape"], layers))
+        problems = list(check_specs(config["input_shape"], layers))
+        if problems:
+            return problems
+        shapes = array_shapes(config["input_shape"], layers)
+        return _parameters(sum(math.prod(s) for arrays in shapes for s in arrays.values()))
     if not is_sizes(layers):
         return [f"layers: expected a list of at least 2 positive integers, got {show(layers)}"]
+    wide = [n for n in layers if n > MAX_UNITS]
+    if wide:
+        return [f"layers: {wide[0]} units is over the limit of {MAX_UNITS} per layer"]
+    return _parameters(sum((a + 1) * b for a, b in zip(layers, layers[1:], strict=False)))
+
+
+def _parameters(count: int) -> list[str]:
+    if count > MAX_PARAMETERS:
+        return [
+            f"layers: the network would have {count:,} parameters, over the limit of "
+            f"{MAX_PARAMETERS:,}"
+        ]
     return []
 
 
@@ -166,12 +191,16 @@ def _number(ok: Callable[[float], bool], rule: str) -> Check:
     return check
 
 
-def _integer(low: int, rule: str, nullable: bool = False) -> Check:
+def _integer(low: int, rule: str, nullable: bool = False, high: int | None = None) -> Check:
     def check(config: dict[str, Any], name: str) -> list[str]:
         value = config[name]
-        if (nullable and value is None) or is_int(value, low):
+        if nullable and value is None:
             return []
-        return [f"{name}: expected {rule}, got {show(value)}"]
+        if not is_int(value, low):
+            return [f"{name}: expected {rule}, got {show(value)}"]
+        if high is not None and value > high:
+            return [f"{name}: {show(value)} is over the limit of {high}"]
+        return []
 
     return check
 
@@ -215,6 +244,8 @@ def _batch_size(config: dict[str, Any], name: str) -> list[str]:
             return [f'batch_size: must be 1 for mode "per-sample", got {show(size)}']
     elif not is_int(size, 1):
         return [f"batch_size: expected an integer >= 1, got {show(size)}"]
+    elif size > MAX_BATCH_SIZE:
+        return [f"batch_size: {show(size)} is over the limit of {MAX_BATCH_SIZE}"]
     return []
 
 
@@ -264,9 +295,11 @@ TABLE: tuple[Key, ...] = (
         "fraction of the training set held out for validation, in [0, 1)",
         Flag("float", "F")),
     Key("early_stopping", None,
-        _integer(1, "null or an integer >= 1 (epochs without improvement)", nullable=True),
+        _integer(
+            1, "null or an integer >= 1 (epochs without improvement)", True, MAX_PATIENCE
+        ),
         "patience in epochs", Flag("int", "N", minimum=1)),
-    Key("seed", 0, _integer(0, "an integer >= 0"),
+    Key("seed", 0, _integer(0, "an integer >= 0", high=MAX_SEED),
         "seed of the weights, shuffling, dropout and shifts", Flag("int", "N")),
     Key("dtype", "float32", _named, "floating-point type of weights and data",
         Flag("lower"), DTYPES),
@@ -276,8 +309,8 @@ TABLE: tuple[Key, ...] = (
     Key("batch_schedule", None, _batch_schedule,
         "linear:FINAL (batch size from --batch-size to FINAL over the epochs) or none",
         Flag(metavar="SPEC")),
-    Key("epochs", 20, _integer(1, "an integer >= 1"), "passes over the training set",
-        Flag("int", "N", minimum=1)),
+    Key("epochs", 20, _integer(1, "an integer >= 1", high=MAX_EPOCHS),
+        "passes over the training set", Flag("int", "N", minimum=1)),
     Key("dataset", "mnist", _named, "data set to train and test on", Flag("lower"),
         DATASETS, DATASET_ALIASES),
     Key("normalize", True, _boolean,

@@ -33,6 +33,8 @@ LR_SCHEDULE_FORMS = (
     'null, "step:STEP_SIZE:GAMMA", "exponential:GAMMA", "cosine", "cosine:MIN_LR", '
     '"linear", "linear:MIN_LR" or an object {"type": "step", "step_size": N, "gamma": G}'
 )
+MAX_STEP = 1 << 24
+"""Largest step_size (epochs) of an lr_schedule and FINAL batch size of a batch_schedule."""
 BATCH_SCHEDULE_FORMS = 'null, "linear:FINAL" or {"type": "linear", "final": FINAL}'
 
 
@@ -98,6 +100,10 @@ def lr_schedule_problems(spec: Any, learning_rate: Any = None) -> list[str]:
         problems.append(
             f"lr_schedule: step_size must be an integer >= 1, got {show(spec['step_size'])}"
         )
+    elif "step_size" in spec and "step_size" in allowed and spec["step_size"] > MAX_STEP:
+        problems.append(
+            f"lr_schedule: step_size {show(spec['step_size'])} is over the limit of {MAX_STEP}"
+        )
     if "gamma" in spec and "gamma" in allowed:
         gamma = spec["gamma"]
         if not (is_number(gamma) and 0 < gamma <= 1):
@@ -150,9 +156,11 @@ def batch_schedule_problems(spec: Any, mode: Any = None) -> list[str]:
         and spec.get("type") == "linear"
         and set(spec) == {"type", "final"}
         and is_int(spec["final"], 1)
+        and spec["final"] <= MAX_STEP
     ):
         return [
-            f"batch_schedule: expected {BATCH_SCHEDULE_FORMS} (FINAL an integer >= 1), "
+            f"batch_schedule: expected {BATCH_SCHEDULE_FORMS} (FINAL an integer from 1 to "
+            f"{MAX_STEP}), "
             f"got {show(spec)}"
         ]
     if mode in ("per-sample", "full-batch"):
