@@ -137,7 +137,7 @@ def guard(comm: Comm) -> Iterator[None]:
         sys.stderr.write(f"gnet: error: rank {comm.rank} of {comm.size}: {text}\n")
         sys.stderr.flush()
         comm.comm.Abort(code)
-        raise  # not reached: Abort ends the process
+        os._exit(code)  # Abort may return before the launcher ends this process
 
 
 def check_same_state(comm: Comm, net: Network) -> None:
