@@ -66,33 +66,35 @@ is refused from its header, before any pixel is decoded."""
 
 WORK_PIXELS = 4_000_000
 """An image larger than this is shrunk by a whole factor (averaging blocks of
-pixels) to about this size before it is converted to numbers, so that reading
-a legal image stays well under 200 MB; the digit ends up 20x20 anyway."""
+pixels, a band of rows at a time) to about this size as it is converted to
+numbers, so that reading a legal image stays around 200 MB at most (the
+decoded image itself: 4 bytes a pixel for colour); the digit ends up 20x20
+anyway."""
 
 _CENTRE = SIZE / 2  # 14.0: centre of mass target, in pixel indices (MNIST's)
-# Modes Image.reduce averages correctly (not palette indices, not 16-bit).
-_REDUCIBLE = {"L", "LA", "La", "RGB", "RGBA", "RGBa", "I", "F", "CMYK", "YCbCr", "LAB", "HSV"}
 
 
 def _fail(path: str | os.PathLike[str], why: str) -> ImageError:
     return ImageError(f"{os.fspath(path)}: {why}")
 
 
-def _to_grey(img: Image.Image) -> np.ndarray:
+def _to_grey(img: Image.Image, peak: float | None = None) -> np.ndarray:
     """A decoded Pillow image as float32 greyscale in [0, 1], black 0, white 1.
 
     Transparency is composited onto white, so ink drawn on a transparent
-    background reads like ink on paper.
+    background reads like ink on paper. ``peak``: the largest value of the
+    whole image (modes "I" and "F"), when ``img`` is one band of it.
     """
     mode = img.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         a = np.asarray(img, dtype=np.float64)
+        top = peak if peak is not None else (float(a.max()) if a.size else 0.0)
         if mode.startswith("I;16"):
             a = a / 65535.0
         elif mode == "I":
-            a = a / (65535.0 if a.size and a.max() > 255 else 255.0)
-        elif a.size and a.max() > 1.0:  # "F" with unknown range
-            a = a / a.max()
+            a = a / (65535.0 if top > 255 else 255.0)
+        elif top > 1.0:  # "F" with unknown range
+            a = a / top
         return np.clip(a, 0.0, 1.0).astype(np.float32)
     has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
     if has_alpha:
@@ -128,16 +130,41 @@ def _shrink_factor(size: tuple[int, int]) -> int:
     return math.ceil(math.sqrt(pixels / WORK_PIXELS)) if pixels > WORK_PIXELS else 1
 
 
-def _shrink(img: Image.Image) -> Image.Image:
-    """A decoded image over WORK_PIXELS shrunk by a whole factor: blocks of
-    pixels averaged, or (palette, 1-bit and 16-bit images) sampled."""
-    factor = _shrink_factor(img.size)
-    if factor == 1:
-        return img
-    if img.mode in _REDUCIBLE:
-        return img.reduce(factor)
-    size = (max(1, img.size[0] // factor), max(1, img.size[1] // factor))
-    return img.resize(size, Image.Resampling.NEAREST)
+_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _grey_shrunk(img: Image.Image, factor: int) -> np.ndarray:
+    """:func:`_to_grey` of a large decoded image, shrunk by ``factor`` (blocks
+    of factor x factor pixels averaged), one band of rows at a time so that
+    no full-size copy is ever made; the EXIF orientation is applied to the
+    small result."""
+    width, height = img.size
+    fx, fy = min(factor, width), min(factor, height)
+    cols, rows = width // fx, height // fy
+    peak = None
+    if img.mode in ("I", "F"):
+        extrema: Any = img.getextrema()  # (low, high) for a one-band image
+        peak = float(extrema[1])
+    band = fy * max(1, WORK_PIXELS // 4 // (width * fy))  # rows per band: ~1 megapixel
+    out = np.empty((rows, cols), dtype=np.float32)
+    for top in range(0, rows * fy, band):
+        bottom = min(top + band, rows * fy)
+        grey = _to_grey(img.crop((0, top, cols * fx, bottom)), peak)
+        blocks = grey.reshape((bottom - top) // fy, fy, cols, fx)
+        out[top // fy : bottom // fy] = blocks.mean(axis=(1, 3), dtype=np.float64)
+    orientation = img.getexif().get(0x0112)
+    if orientation in _ORIENTATION:
+        turned = Image.fromarray(out).transpose(_ORIENTATION[orientation])
+        out = np.asarray(turned, dtype=np.float32)
+    return out
 
 
 def load_image(path: str | os.PathLike[str]) -> np.ndarray:
@@ -179,9 +206,11 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
             if factor > 1:  # JPEG: decode at 1/2, 1/4 or 1/8 scale straight away
                 img.draft(img.mode, (img.size[0] // factor, img.size[1] // factor))
             img.load()  # decode now, so truncated data fails here
-            img = _shrink(img)
-            img = ImageOps.exif_transpose(img)
-            grey = _to_grey(img)
+            factor = _shrink_factor(img.size)
+            if factor > 1:
+                grey = _grey_shrunk(img, factor)
+            else:
+                grey = _to_grey(ImageOps.exif_transpose(img))
     except ImageError:
         raise
     except UnidentifiedImageError:
