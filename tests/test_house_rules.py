@@ -45,7 +45,7 @@ def test_math_modules_import_no_array_library():
     for path in math_files():
         name = path.relative_to(PACKAGE)
         found = imported_modules(path) & LIBRARY_NAMES
-        assert not found, f"gnet/{name} imports {found}: only backend.py may"
+        assert not found, f"gnet/{name} imports {found}: only backend/ may"
 
 
 def test_math_modules_have_no_host_synchronisation_in_the_batch_loop():

@@ -38,7 +38,8 @@ from typing import Any
 import array_api_compat as compat
 import numpy as np
 
-from .errors import DeviceError
+from ..errors import DeviceError
+from .cuda import first_line, fix_hint, install_hint, probe_cupy
 
 Array = Any
 
@@ -136,7 +137,7 @@ class Backend:
             except Exception as exc:  # cuRAND missing or broken
                 raise DeviceError(
                     f"{self.spec}: CuPy cannot create a random generator "
-                    f"({_first_line(exc)}); {_install_hint()}"
+                    f"({first_line(exc)}); {install_hint()}"
                 ) from exc
         if self.name == "torch":
             import torch
@@ -198,81 +199,24 @@ def _import(module: str, install_hint: str) -> Any:
 _PROBED: set[int] = set()  # GPUs whose probe passed in this process
 
 
-def _install_hint() -> str:
-    """What to install for a working CuPy (the extra for the CuPy present, if any)."""
-    from importlib import metadata
-
-    extras = "'gnet[cuda12]' for CUDA 12 drivers, or 'gnet[cuda13]' for CUDA 13"
-    for extra in ("cuda13", "cuda12"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            metadata.version(f"cupy-{extra}x")
-            extras = f"'gnet[{extra}]' (that is cupy-{extra}x[ctk])"
-            break
-    libraries = "the CUDA libraries it needs (NVRTC, cuBLAS, cuRAND)"
-    return f"install CuPy with {libraries}: pip install {extras}"
-
-
-def _fix_hint(error: str) -> str:
-    """What to do about a CUDA error: a driver too old for CuPy's CUDA, or missing libraries."""
-    if "driver" in error.lower():
-        return (
-            "update the NVIDIA driver, or use the CuPy for the driver's CUDA "
-            "('gnet[cuda12]' or 'gnet[cuda13]'; nvidia-smi shows the driver's CUDA version)"
-        )
-    return _install_hint()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-    return line if len(line) <= 200 else line[:197] + "..."
-
-
-def _probe_cupy(cupy: Any, spec: str, index: int) -> None:
-    """One elementwise kernel and one matmul on GPU ``index``, read back and checked.
-
-    The elementwise kernel is compiled at run time by NVRTC and the matmul goes
-    through cuBLAS: the two libraries a CuPy wheel without its ``ctk`` extra
-    (or a CUDA toolkit) lacks. A failure is one ``DeviceError`` line.
-    """
-    host = np.arange(6, dtype=np.float32).reshape(2, 3)
-    step = "copy data to the GPU"
-    try:
-        with cupy.cuda.Device(index):
-            a = cupy.asarray(host)
-            step = "run an elementwise kernel (compiled by NVRTC)"
-            b = a + 1
-            step = "run a matmul (cuBLAS)"
-            c = b @ b.T
-            step = "read a result back"
-            got = c.get()
-    except Exception as exc:
-        text = _first_line(exc)
-        raise DeviceError(
-            f"--device {spec}: CUDA cannot {step} ({text}); {_fix_hint(text)}"
-        ) from exc
-    if not np.array_equal(got, (host + 1) @ (host + 1).T):
-        raise DeviceError(f"--device {spec}: the GPU probe gave wrong results; {_install_hint()}")
-
-
 def _cupy_backend(spec: str, index: int | None) -> Backend:
     """CuPy on GPU ``index`` (``None``: CuPy's current GPU), probed once per process."""
-    cupy = _import("cupy", _install_hint())
+    cupy = _import("cupy", install_hint())
     try:
         count = cupy.cuda.runtime.getDeviceCount()
         if index is None:
             index = int(cupy.cuda.runtime.getDevice())
     except Exception as exc:  # CUDA driver missing or broken
-        text = _first_line(exc)
+        text = first_line(exc)
         raise DeviceError(
-            f"--device {spec}: CuPy finds no usable GPU ({text}); {_fix_hint(text)}"
+            f"--device {spec}: CuPy finds no usable GPU ({text}); {fix_hint(text)}"
         ) from exc
     if count == 0:
         raise DeviceError(f"--device {spec}: CuPy finds no GPU; use --device cpu")
     if index >= count:
         raise DeviceError(f"--device {spec}: there are only {count} GPU(s) (0..{count - 1})")
     if index not in _PROBED:
-        _probe_cupy(cupy, spec, index)
+        probe_cupy(cupy, spec, index)
         _PROBED.add(index)
     xp = importlib.import_module("array_api_compat.cupy")
     return Backend("cupy", spec, xp, cupy.cuda.Device(index))
