@@ -351,6 +351,12 @@ def check_metadata(path: str | os.PathLike[str], meta: dict[str, Any]) -> None:
     key = "config" if version == 1 else "spec"
     if not isinstance(meta.get(key), dict):
         raise ModelFileError(f"{path}: gnet metadata has no network {key}")
+    if version == 1:  # rates and activation parameters, used or not, in [0, 1)
+        for field in ("leaky_relu_alpha", "dropout", "dropconnect"):
+            value = meta["config"].get(field, 0.0)
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not (number and 0 <= value < 1):
+                raise fail(f"config.{field}", f"expected a number in [0, 1), got {_show(value)}")
     if version >= 2 and not isinstance(meta["spec"].get("loss", "cross-entropy"), str):
         raise fail("spec.loss", f"expected a loss name, got {_show(meta['spec'].get('loss'))}")
     for field in ("gnet_version", "dataset", "init"):
