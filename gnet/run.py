@@ -108,45 +108,20 @@ def run(
     and checkpoints; an error on one rank stops every rank. One rank trains
     as without it.
     """
+    options = {k: v for k, v in locals().items() if k != "distributed"}  # as given
     if distributed:
         from .distributed import guard, world
 
         comm = world()
         if comm.size > 1:
             with guard(comm):
-                return _run(
-                    config,
-                    device,
-                    data_dir,
-                    download,
-                    limit,
-                    callbacks,
-                    checkpoint_dir,
-                    resume,
-                    out,
-                    metrics_json,
-                    plot_dir,
-                    overrides,
-                    comm,
-                )
-    return _run(
-        config,
-        device,
-        data_dir,
-        download,
-        limit,
-        callbacks,
-        checkpoint_dir,
-        resume,
-        out,
-        metrics_json,
-        plot_dir,
-        overrides,
-        None,
-    )
+                return _run(comm, **options)
+    return _run(None, **options)
 
 
 def _run(
+    comm: Any,
+    *,
     config: PathLike | dict[str, Any] | None,
     device: Any,
     data_dir: PathLike | None,
@@ -159,7 +134,6 @@ def _run(
     metrics_json: PathLike | None,
     plot_dir: PathLike | None,
     overrides: dict[str, Any],
-    comm: Any,
 ) -> RunResult:
     from . import data
     from .checkpoint import CheckpointCallback, build_optimizer, load_checkpoint
