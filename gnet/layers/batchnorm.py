@@ -28,8 +28,8 @@ class BatchNorm(Layer):
 
     def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3):
         super().__init__()
-        self.momentum = momentum
-        self.epsilon = epsilon
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
         self.xp: Any = None
         self._axes: tuple[int, ...] = ()
         # Kept by forward for backward: the normalised input, 1 / std, and

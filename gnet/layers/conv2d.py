@@ -52,7 +52,7 @@ class Conv2D(Layer):
         init: str = "he",
     ):
         super().__init__()
-        self.filters = filters
+        self.filters = int(filters)
         self.kernel_size = list(pair(kernel_size))
         self.strides = list(pair(strides))
         self.padding = padding

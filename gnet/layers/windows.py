@@ -20,9 +20,9 @@ Pair = tuple[int, int]
 
 
 def pair(value: int | Sequence[int]) -> Pair:
-    """(a, b) from an integer or a pair of integers."""
-    if isinstance(value, int):
-        return value, value
+    """(a, b) from an integer (NumPy's too) or a pair of integers."""
+    if not isinstance(value, Sequence):
+        return int(value), int(value)
     a, b = value
     return int(a), int(b)
 
