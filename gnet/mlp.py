@@ -6,6 +6,7 @@ files keep the short form where it applies)."""
 
 from __future__ import annotations
 
+import numbers
 from typing import TYPE_CHECKING, Any
 
 from .activations import canonical_name
@@ -72,7 +73,7 @@ def check_sizes(layers: Any) -> list[int]:
     if not isinstance(layers, (list, tuple)) or len(layers) < 2:
         raise ConfigError(f"layers: expected a list of at least 2 sizes, got {layers!r}")
     for size in layers:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or int(size) < 1:
             raise ConfigError(f"layers: sizes must be positive integers, got {layers!r}")
     return [int(s) for s in layers]
 

@@ -18,6 +18,7 @@ backward are plain loops over the layers (see :mod:`gnet.layers`).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -105,12 +106,11 @@ class Network(Inference, Parameters):
     ):
         if dtype not in ("float32", "float64"):
             raise ConfigError(f"dtype {dtype!r}: expected float32 or float64")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        if not (_is_integral(seed) and int(seed) >= 0):
             raise ConfigError(f"seed: expected an integer >= 0, got {seed!r}")
+        seed = int(seed)
         for name, rate in (("dropout", dropout), ("dropconnect", dropconnect)):
-            if not (
-                isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 <= rate < 1
-            ):
+            if not (_is_real(rate) and 0 <= float(rate) < 1):
                 raise ConfigError(f"{name}: must be in [0, 1), got {rate!r}")
         if not (math.isfinite(input_std) and input_std > 0 and math.isfinite(input_mean)):
             raise ConfigError(f"input_std: must be finite and > 0, got {input_std!r}")
@@ -145,7 +145,7 @@ class Network(Inference, Parameters):
         self.seed = seed
         self.input_mean = float(input_mean)
         self.input_std = float(input_std)
-        self.input_shape: tuple[int, ...] = tuple(shape)
+        self.input_shape: tuple[int, ...] = tuple(int(d) for d in shape)
         self.layers: list[Layer] = [from_spec(s, f"layers[{i}]") for i, s in enumerate(specs)]
         rng = B.host_rng(seed)
         out: tuple[int, ...] = self.input_shape
@@ -398,6 +398,15 @@ class Network(Inference, Parameters):
                     kwargs.pop(key, None)
             return cls(layers, **kwargs)
         return cls(layers, architecture.get("activations"), **kwargs)
+
+
+def _is_integral(value: Any) -> bool:
+    """An integer, NumPy's included (a grid from np.arange), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _is_spec_list(layers: Any) -> bool:

@@ -16,6 +16,7 @@ batch-norm scales and shifts are left alone): L2 adds ``l2 * W`` and L1 adds
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -40,7 +41,7 @@ def _check(
     name: str, value: Any, low: float, high: float, low_open: bool = False, high_open: bool = False
 ) -> None:
     """Raise ConfigError naming ``name`` unless value is a finite number in the range."""
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
     if ok:
         ok = (value > low if low_open else value >= low) and (
             value < high if high_open else value <= high

@@ -12,6 +12,7 @@ one entry in ``LAYERS``.
 from __future__ import annotations
 
 import difflib
+import numbers
 from typing import Any
 
 from .avgpool2d import AvgPool2D
@@ -102,7 +103,10 @@ def check_specs(input_shape: Any, layers: Any) -> list[str]:
     if not (
         isinstance(input_shape, (list, tuple))
         and len(input_shape) in (1, 3)
-        and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in input_shape)
+        and all(
+            isinstance(d, numbers.Integral) and not isinstance(d, bool) and int(d) >= 1
+            for d in input_shape
+        )
     ):
         return [
             f"input_shape: expected [features] or [height, width, channels], got {input_shape!r}"
