@@ -23,127 +23,46 @@ single-process loop below is untouched by it.
 from __future__ import annotations
 
 import math
-import operator
 import time
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from array_api_compat import device as device_of
 
 from . import backend as B
 from .backend import Array
+from .batching import (
+    MODES,
+    LinearBatchSize,
+    batch_size_for,
+    make_batch_schedule,
+    scheduled_size,
+)
+from .callbacks import Callback, History
 from .errors import ConfigError, TrainingDiverged
 from .inputs import require_finite
 from .optim import SGD, Optimizer, make_schedule
+from .steps import chunked_batch, warm_up
 
 if TYPE_CHECKING:
     from .network import Network
 
-MODES = ("per-sample", "mini-batch", "full-batch")
+__all__ = [
+    "MODES",
+    "Callback",
+    "History",
+    "LinearBatchSize",
+    "batch_means",
+    "batch_size_for",
+    "fit",
+    "make_batch_schedule",
+]
 
 # Below this batch size the whole training set is permuted once per epoch and
 # batches are slices (cheap views); above it, each batch gathers its rows with
 # xp.take, which avoids copying the whole set every epoch.
 _PERMUTE_ONCE_BELOW = 16
-
-
-@dataclass
-class History:
-    """Per-epoch records: epoch, seconds, loss, accuracy, learning_rate,
-    batch_size, samples and, with validation data, val_loss and val_accuracy."""
-
-    epochs: list[dict[str, Any]] = field(default_factory=list)
-    batch_losses: list[list[float]] = field(default_factory=list)
-    stopped_early: bool = False
-    best_epoch: int | None = None
-
-    def __getitem__(self, key: str) -> list[Any]:
-        return [e.get(key) for e in self.epochs]
-
-    @property
-    def loss(self) -> list[float]:
-        return self["loss"]
-
-    @property
-    def accuracy(self) -> list[float]:
-        return self["accuracy"]
-
-    @property
-    def seconds(self) -> float:
-        total: float = sum(e["seconds"] for e in self.epochs)
-        return total
-
-    @property
-    def samples_per_second(self) -> float:
-        samples = sum(e["samples"] for e in self.epochs)
-        return samples / self.seconds if self.seconds else 0.0
-
-
-class Callback:
-    """Hooks called by :func:`fit`; override the ones you need.
-
-    ``on_batch_end`` receives ``info`` with ``batch``, ``batches``,
-    ``samples`` (done so far this epoch) and ``running_loss()``, the mean
-    loss of the epoch so far (it reads the device, so call it sparingly).
-    ``on_epoch_end`` receives the epoch's record; set ``net.stop_training``
-    to stop after this epoch.
-    """
-
-    def on_train_begin(self, net: Any, info: dict[str, Any]) -> None: ...
-
-    def on_epoch_begin(self, epoch: int, info: dict[str, Any]) -> None: ...
-
-    def on_batch_end(self, batch: int, info: dict[str, Any]) -> None: ...
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None: ...
-
-    def on_train_end(self, history: History) -> None: ...
-
-
-def batch_size_for(mode: str, batch_size: int | None, n: int) -> int:
-    """The batch size a mode means for n training samples."""
-    if mode not in MODES:
-        raise ConfigError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
-    if mode == "per-sample":
-        return 1
-    if mode == "full-batch":
-        return n
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size: expected an integer >= 1, got {batch_size!r}")
-    return min(batch_size, n)
-
-
-@dataclass(frozen=True)
-class LinearBatchSize:
-    """Batch size from ``batch_size`` to ``final`` in a straight line over the
-    run's epochs, rounded; the last epoch (of two or more) uses ``final``.
-
-    Shrinking the batch as training goes on is the seeds' way of annealing:
-    large batches average the gradient noise away early, small ones take
-    more (noisier) steps per epoch near the end.
-    """
-
-    final: int
-
-    def __call__(self, epoch: int, base: int, epochs: int) -> int:
-        progress = min(epoch / max(epochs - 1, 1), 1.0)
-        return max(1, round(base + (self.final - base) * progress))
-
-
-def make_batch_schedule(spec: Any) -> Any:
-    """A batch-size schedule from ``None``, a callable ``(0-based epoch, base
-    size, total epochs) -> size``, ``"linear:FINAL"`` or ``{"type": "linear",
-    "final": FINAL}`` (read by :func:`gnet.config.schedules.parse_batch_schedule`)."""
-    from .config.schedules import parse_batch_schedule
-
-    if spec is None or callable(spec):
-        return spec
-    if isinstance(spec, str) and spec.strip().lower() in ("", "none", "null"):
-        raise ConfigError(f"batch_schedule {spec!r}: expected linear:FINAL")
-    parsed = parse_batch_schedule(spec)
-    return LinearBatchSize(int(parsed["final"])) if parsed else None
 
 
 def fit(
@@ -239,20 +158,20 @@ def fit(
     total_epochs = net.epochs_trained + epochs
     base_size = size
     if sizes is not None:  # the first epoch's size, so on_train_begin sees it
-        size = _scheduled_size(sizes, net.epochs_trained, base_size, total_epochs, n)
+        size = scheduled_size(sizes, net.epochs_trained, base_size, total_epochs, n)
         info.update(batch_size=size, batches=-(-n // size))
     if dist is not None:
         dist.begin(net, mode)  # per-sample cannot split; the ranks hold the same weights
     _call(callbacks, "on_train_begin", net, info)
     net.stop_training = False
     if backend.is_gpu and X.shape[0]:
-        _warm_up(net, X, Y, size)
+        warm_up(net, X, Y, size)
     for _ in range(epochs):
         epoch = net.epochs_trained + 1  # 1-based, counting earlier fits and resumes
         if schedule is not None:
             optimizer.learning_rate = schedule(epoch - 1, base_lr, total_epochs)
         if sizes is not None:
-            size = _scheduled_size(sizes, epoch - 1, base_size, total_epochs, n)
+            size = scheduled_size(sizes, epoch - 1, base_size, total_epochs, n)
             info.update(batch_size=size, batches=-(-n // size))
         _call(callbacks, "on_epoch_begin", epoch, info)
         snapshot = net.snapshot()
@@ -386,7 +305,7 @@ def _run_epoch(
     for batch, s in enumerate(range(0, n, size)):
         e = min(s + size, n)  # the standard leaves out-of-bounds slice stops unspecified
         if e - s > rows:
-            _chunked_batch(net, X, Y, perm, s, e, rows, ctx, outputs, scale, augment, epoch, batch)
+            chunked_batch(net, X, Y, perm, s, e, rows, ctx, outputs, scale, augment, epoch, batch)
         else:
             Xb = X[s:e, ...] if perm is None else xp.take(X, perm[s:e], axis=0)
             if augment is not None:
@@ -407,64 +326,6 @@ def _run_epoch(
     return losses, correct
 
 
-def _warm_up(net: Network, X: Array, Y: Array, size: int) -> None:
-    """One untimed forward + backward pass on a GPU backend, so the first
-    epoch's time does not include the CUDA context, cuBLAS handles and the
-    kernels CuPy compiles on first use. The network does not change (no
-    optimiser step; params and state are restored), and the masks come from a
-    generator of their own."""
-    rows = min(size, net.max_rows(), X.shape[0])
-    rng, saved = net._dropout_rng, net.snapshot()  # batch norm's statistics move in training
-    net._dropout_rng = net.backend.random_generator([net.seed, 1 << 21])
-    try:
-        A = net.forward_with(X[:rows, ...], net.training_context())
-        net.backward(A, Y[:rows, :])
-        net.backend.synchronize()
-    finally:
-        net._dropout_rng = rng
-        net.restore(saved)
-        for layer in net.layers:
-            layer.grads = {}
-
-
-def _chunked_batch(
-    net: Network,
-    X: Array,
-    Y: Array,
-    perm: Any,
-    s: int,
-    e: int,
-    rows: int,
-    ctx: Any,
-    outputs: Array,
-    scale: float,
-    augment: Any,
-    epoch: int,
-    batch: int,
-) -> None:
-    """Rows s:e, a batch larger than the memory budget, in chunks of ``rows``:
-    each chunk's gradient is weighted by its share of the batch and the layers'
-    ``grads`` become the sums, which is the batch's exact mean gradient."""
-    xp = net.xp
-    sums: list[dict[str, Any]] = [{} for _ in net.layers]
-    for c in range(s, e, rows):
-        ce = min(c + rows, e)
-        Xb = X[c:ce, ...] if perm is None else xp.take(X, perm[c:ce], axis=0)
-        if augment is not None:
-            Xb = augment(xp, Xb, epoch, batch)
-        A = net.forward_with(Xb, ctx)
-        outputs[c:ce, :] = net.loss_input(A)
-        net.backward(A, Y[c:ce, :], scale * (ce - c) / (e - s))
-        for layer, total in zip(net.layers, sums, strict=True):
-            for k, g in layer.grads.items():
-                if k in total:
-                    total[k] += g
-                else:
-                    total[k] = g if B.writeable(g) else g * 1
-    for layer, total in zip(net.layers, sums, strict=True):
-        layer.grads = total
-
-
 def batch_means(xp: Any, losses: Any, size: int) -> Any:
     """Mean loss of each batch of ``size`` consecutive rows (the last may be short)."""
     n = losses.shape[0]
@@ -475,20 +336,6 @@ def batch_means(xp: Any, losses: Any, size: int) -> Any:
     counts = [size] * (batches - 1) + [n - (batches - 1) * size]
     sums = xp.sum(xp.reshape(padded, (batches, size)), axis=1)
     return sums / xp.asarray(counts, dtype=losses.dtype, device=device_of(losses))
-
-
-def _scheduled_size(sizes: Any, epoch0: int, base: int, epochs: int, n: int) -> int:
-    """The batch size a schedule gives for 0-based ``epoch0``, checked and capped at n."""
-    value = sizes(epoch0, base, epochs)
-    try:
-        size = operator.index(value)
-    except TypeError:
-        size = 0
-    if isinstance(value, bool) or size < 1:
-        raise ConfigError(
-            f"batch_schedule: gave {value!r} for epoch {epoch0 + 1}; expected an integer >= 1"
-        )
-    return min(size, n)
 
 
 def _checked_before(net: Network, X: Any) -> bool:

@@ -16,6 +16,9 @@ MATH_MODULES = [
     "inference",
     "parameters",
     "train",
+    "steps",
+    "batching",
+    "callbacks",
     "metrics",
 ]
 LIBRARY_NAMES = {"numpy", "cupy", "torch", "array_api_strict", "jax"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 import gnet
-from gnet.train import _warm_up
+from gnet.steps import warm_up as _warm_up
 
 SPEC = [
     {"type": "dense", "units": 8, "activation": "relu"},

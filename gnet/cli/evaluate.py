@@ -34,14 +34,11 @@ def add_parser(sub: Any, parents: Parents) -> argparse.ArgumentParser:
 def cmd_evaluate(args: argparse.Namespace, out: Output) -> int:
     from ..backend import to_numpy
     from ..io import load_model
+    from ..outputs import metrics_payload, writable_dir, writable_file, write_json
     from ..report import ascii_digits, evaluation_text, most_confident_mistakes, sixel
     from ..run import (
         check_model_fits,
         load_data,
-        metrics_payload,
-        writable_dir,
-        writable_file,
-        write_json,
     )
 
     device = base.backend(args.device, out, args.thread_limit)

@@ -30,7 +30,8 @@ def cmd_images(args: argparse.Namespace, out: Output) -> int:
     from ..backend import to_numpy
     from ..images import to_png
     from ..io import load_model
-    from ..run import check_model_fits, load_data, writable_dir
+    from ..outputs import writable_dir
+    from ..run import check_model_fits, load_data
 
     device = base.backend(args.device, out, args.thread_limit)
     folder = writable_dir(args.out, "--out")
