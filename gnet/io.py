@@ -45,8 +45,15 @@ _ITEMSIZE = {
     "BF16": 2, "F8_E5M2": 1, "F8_E4M3": 1,
 }  # fmt: skip
 
-MAX_HEADER_BYTES = 100_000_000
-"""A safetensors header longer than this is refused (gnet's are a few kB)."""
+MAX_HEADER_BYTES = 16_000_000
+"""A safetensors header longer than this is refused (gnet's are a few kB; the
+safetensors library's own limit is 100 MB, but parsing even a string that
+long costs several times its size in memory)."""
+MAX_JSON_CONTAINERS = 100_000
+"""Most lists and objects a header or the metadata may hold (counted on the
+text before parsing: parsing millions of tiny ones costs gigabytes)."""
+MAX_JSON_ITEMS = 1_000_000
+"""Most commas a header or the metadata may hold (a bound on its values)."""
 MAX_JSON_DEPTH = 64
 """Deepest nesting of lists and objects accepted in a header or the metadata."""
 MAX_INT_DIGITS = 30
@@ -228,7 +235,10 @@ def _read_header(path: Path) -> tuple[dict[str, Any], dict[str, Any], int]:
     if len(raw) != n:
         raise _bad(path, "the file changed while it was read")
     try:
-        header = parse_json(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        del raw  # one copy of a long header at a time
+        header = parse_json(text)
+        del text
     except (UnicodeDecodeError, ValueError) as exc:
         raise _bad(path, f"header is not valid JSON ({exc})") from exc
     if not isinstance(header, dict):
@@ -262,6 +272,12 @@ def parse_json(text: str) -> Any:
             raise ValueError(f"integer of {len(digits)} digits (over {MAX_INT_DIGITS})")
         return int(digits)
 
+    containers, items = text.count("{") + text.count("["), text.count(",")
+    if containers > MAX_JSON_CONTAINERS or items > MAX_JSON_ITEMS:
+        raise ValueError(
+            f"{containers} lists and objects and {items} commas, over the limits of "
+            f"{MAX_JSON_CONTAINERS} and {MAX_JSON_ITEMS}"
+        )
     try:
         value = json.loads(text, parse_int=bounded_int)
     except RecursionError:
@@ -273,7 +289,7 @@ def parse_json(text: str) -> Any:
             if depth >= MAX_JSON_DEPTH:
                 raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
             children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
+            stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
     return value
 
 

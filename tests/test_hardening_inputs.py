@@ -199,6 +199,13 @@ def test_absurd_sizes_are_config_errors(overrides, message):
         resolve({**BASE, **overrides}, None)
 
 
+@pytest.mark.parametrize("kind", [[], {}, 3, None])
+def test_a_layer_type_that_is_not_a_name_is_a_config_error(kind):
+    layers = [{"type": kind}, {"type": "dense", "units": 10, "activation": "softmax"}]
+    with pytest.raises(ConfigError, match=r"layers\[0\].type"):
+        resolve({"input_shape": [784], "layers": layers}, None)
+
+
 def test_absurd_layer_specs_are_config_errors():
     spec = {
         "input_shape": [28, 28, 1],
@@ -223,7 +230,7 @@ def test_every_problem_is_listed_at_once():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('{"layers": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested deeper than 32 levels"),
+        ('{"layers": ' + "[" * 100_000 + "]" * 100_000 + "}", "over the limit of 100000"),
         ('{"layers": ' + "[" * 40 + "]" * 40 + "}", "nested deeper than 32 levels"),
         ('{"epochs": ' + "9" * 5000 + "}", "integer of 5000 digits"),
         ('{"seed": -' + "1" * 40 + "}", "integer of 41 digits"),

@@ -88,6 +88,11 @@ def load_config(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, An
     path = Path(source)
     where = f"config file {path}"
     try:
+        if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+            raise ConfigError(
+                f"{where}: {path.stat().st_size} bytes, over the limit of {MAX_FILE_BYTES} "
+                "(gnet's configs are a few kB)"
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{where}: not found") from None
@@ -97,6 +102,11 @@ def load_config(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, An
         raise ConfigError(f"{where}: not UTF-8 text") from None
     except OSError as exc:
         raise ConfigError(f"{where}: cannot read ({exc.strerror or exc})") from None
+    containers = text.count("{") + text.count("[")
+    if containers > MAX_CONTAINERS:
+        raise ConfigError(
+            f"{where}: {containers} lists and objects, over the limit of {MAX_CONTAINERS}"
+        )
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_int=_bounded_int)
         _check_depth(data)
@@ -207,10 +217,14 @@ def _validated(config: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     return copy.deepcopy({k: config[k] for k in KEYS})
 
 
+MAX_FILE_BYTES = 10_000_000
+"""Largest config file read."""
 MAX_DEPTH = 32
 """Deepest nesting of lists and objects a config file may have (gnet's use 4)."""
 MAX_INT_DIGITS = 30
 """Longest integer literal, in digits, a config file may hold."""
+MAX_CONTAINERS = 100_000
+"""Most lists and objects a config file may hold (counted before parsing)."""
 
 
 def _bounded_int(digits: str) -> int:
@@ -227,9 +241,8 @@ def _check_depth(value: Any) -> None:
         if isinstance(item, (dict, list)):
             if depth >= MAX_DEPTH:
                 raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
-            stack.extend(
-                (child, depth + 1) for child in (item.values() if isinstance(item, dict) else item)
-            )
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
 
 
 def _shallow_enough(value: Any, where: str) -> None:

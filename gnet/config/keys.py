@@ -109,6 +109,13 @@ def _layers(config: dict[str, Any], name: str) -> list[str]:
             from ..layers import array_shapes, check_specs
         except ImportError:  # a gnet without layer specs: the network reports them
             return []
+        named = [
+            f"layers[{i}].type: expected a layer type name, got {show(spec['type'])}"
+            for i, spec in enumerate(layers)
+            if isinstance(spec, dict) and "type" in spec and not isinstance(spec["type"], str)
+        ]
+        if named:
+            return named
         problems = list(check_specs(config["input_shape"], layers))
         if problems:
             return problems
