@@ -346,7 +346,7 @@ def _download(folder: Path, entry: dict[str, Any], mirrors: list[str]) -> Path:
             failures.append(f"{url}: {reason}")
     tried = "; ".join(failures) if failures else "no mirrors given"
     raise DataError(
-        f"{folder / fname}: download failed from every mirror: {tried}. " + offline_hint(folder)
+        f"{folder / fname}: download failed from every mirror: {tried}; " + offline_hint(folder)
     )
 
 
