@@ -19,8 +19,12 @@ dropout masks from (seed, epoch, 1), so weights + optimiser state +
 bit-identical to an uninterrupted run. Early-stopping patience is not kept:
 a resumed run counts it afresh.
 
-Files are written atomically (temporary file + rename), so a crash during a
-write leaves the previous checkpoint intact.
+Files are written atomically (temporary file + rename, then the folder is
+fsynced), so a crash during a write leaves the previous checkpoint intact; the
+temporary file a killed write leaves behind is removed by the next checkpoint
+written to the folder (only files of ours whose writer is gone, or a day old).
+Loading checks every metadata field and every optimiser tensor (dtype, shape
+against its parameter, finite values) before using it.
 """
 
 from __future__ import annotations
