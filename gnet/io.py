@@ -8,9 +8,16 @@ construction options (dtype, seed, init), the input normalisation, class
 names, dataset name and gnet version. Format 1 (tensors
 ``layers.{k}.weight|bias`` of the k-th dense layer, ``config`` with sizes and
 activations) is still read. safetensors stores raw little-endian numbers,
-so loading never executes code; every declared tensor shape and dtype is
-checked against the spec before any array is allocated; tensors are host
-arrays, so a model saved from a GPU loads on a CPU and the reverse.
+so loading never executes code; tensors are host arrays, so a model saved
+from a GPU loads on a CPU and the reverse.
+
+Loading trusts nothing in the file. It reads the header alone first (at
+most MAX_HEADER_BYTES; JSON within the nesting, integer and count limits
+below), checks every tensor entry's dtype, shape and byte range against the
+file's length and every metadata field's type and range, computes every
+tensor's shape from the spec and compares, and only then reads the tensors
+(float16/32/64 only; NaN or inf is a corrupt file) and builds the network.
+Every failure is a ModelFileError naming the file and the field.
 """
 
 from __future__ import annotations
