@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import backend as B
+from .description import Description
 from .errors import ConfigError
 from .inference import Inference
 from .init import get_initializer
@@ -31,7 +32,6 @@ from .layers import (
     INFERENCE,
     LAYERS,
     Context,
-    Dense,
     Dropout,
     Layer,
     check_specs,
@@ -39,7 +39,7 @@ from .layers import (
 )
 from .losses import get_loss
 from .metrics import one_hot
-from .mlp import as_mlp, check_sizes, mlp_specs
+from .mlp import check_sizes, mlp_specs
 from .parameters import Parameters
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ ARCHITECTURE_KEYS = (
 MEMORY_BUDGET = 512 << 20
 
 
-class Network(Inference, Parameters):
+class Network(Description, Inference, Parameters):
     """A stack of layers; see the module docstring.
 
     Parameters
@@ -188,45 +188,6 @@ class Network(Inference, Parameters):
     def n_parameters(self) -> int:
         return sum(layer.n_parameters for layer in self.layers)
 
-    @property
-    def dense_layers(self) -> list[Dense]:
-        return [layer for layer in self.layers if isinstance(layer, Dense)]
-
-    @property
-    def is_mlp(self) -> bool:
-        """Flat inputs, dense layers and dropout only: what sizes + activations describe."""
-        return len(self.input_shape) == 1 and all(
-            isinstance(layer, (Dense, Dropout)) for layer in self.layers
-        )
-
-    @property
-    def sizes(self) -> list[int]:
-        """Input size and each dense layer's units (e.g. [784, 128, 10])."""
-        return [self.n_inputs] + [layer.units for layer in self.dense_layers]
-
-    @property
-    def activation_names(self) -> list[str]:
-        return [layer.activation_name for layer in self.dense_layers]
-
-    def spec(self) -> dict[str, Any]:
-        """The architecture: input shape, layer specs, loss (what model files store)."""
-        return {
-            "input_shape": list(self.input_shape),
-            "layers": [layer.spec() for layer in self.layers],
-            "loss": self.loss.name,
-        }
-
-    def config(self) -> dict[str, Any]:
-        """The architecture as configuration keys: sizes and activations when
-        the layers are a multilayer perceptron those keys describe, else
-        input_shape and layer specs."""
-        mlp = as_mlp(self)
-        common = {"loss": self.loss.name, "init": mlp.pop("init") if mlp else self.init_name}
-        common.update(dtype=self.dtype_name, seed=self.seed)
-        if mlp is not None:
-            return {"layers": self.sizes, "activations": self.activation_names, **common, **mlp}
-        return {"input_shape": list(self.input_shape), "layers": self.spec()["layers"], **common}
-
     def max_rows(self, budget: int = MEMORY_BUDGET) -> int:
         """Rows one training forward + backward pass may take so that what the
         layers keep for backward stays within ``budget`` bytes (larger batches
@@ -234,20 +195,6 @@ class Network(Inference, Parameters):
         per_row = sum(layer.kept_per_sample for layer in self.layers) + self.n_inputs
         itemsize = 8 if self.dtype_name == "float64" else 4
         return max(1, budget // (per_row * itemsize))
-
-    def summary(self) -> list[tuple[str, tuple[int, ...], int]]:
-        """(layer, output shape, parameter count) per layer, Keras-style."""
-        return [(repr(layer), layer.output_shape, layer.n_parameters) for layer in self.layers]
-
-    def __repr__(self) -> str:
-        if self.is_mlp:
-            arch = "-".join(map(str, self.sizes)) + ", " + "/".join(self.activation_names)
-        else:
-            arch = " > ".join(layer.type for layer in self.layers)
-        return (
-            f"Network({arch}, loss={self.loss.name}, "
-            f"device={self.backend.spec}, dtype={self.dtype_name})"
-        )
 
     # ------------------------------------------------------------ inputs
 
@@ -306,7 +253,7 @@ class Network(Inference, Parameters):
         xp, layers, stop = self.xp, self.layers, self._first_trainable
         i = len(layers) - 1
         if self._fused:
-            dY = layers[i].backward_from_Z(self.loss.fused_gradient(xp, A, Y, scale), i > stop)  # type: ignore[attr-defined, misc]
+            dY = layers[i].backward_from_Z(self.loss.fused_gradient(xp, A, Y, scale), i > stop)  # type: ignore[attr-defined]
             i -= 1
         else:
             dY = self.loss.gradient(xp, A, Y)

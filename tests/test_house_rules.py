@@ -15,6 +15,7 @@ MATH_MODULES = [
     "mlp",
     "inference",
     "parameters",
+    "description",
     "train",
     "steps",
     "batching",
