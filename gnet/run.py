@@ -14,7 +14,9 @@ before the data loads, so a typo fails in a second, not after the training.
 The library prints nothing: progress reaches callers through ``callbacks``
 (the :class:`gnet.train.Callback` hooks, plus ``on_run_begin(info)``, called
 once before training with the resolved config, the network, the backend and
-the sizes of the splits) and through ``logging``.
+the sizes of the splits, and ``on_run_end(info)``, called once after the test
+evaluation with the network, the full history, the test report and the test
+data) and through ``logging``.
 """
 
 from __future__ import annotations
@@ -294,6 +296,11 @@ def _run(
     if plots is not None:
         saved += plots.save_training_plots(full, plot_dir)
         saved += plots.save_evaluation_plots(net, X_test, y_test, report, plot_dir)
+    end = {"network": net, "history": full, "report": report, "test_data": (X_test, y_test)}
+    for callback in callbacks:
+        hook = getattr(callback, "on_run_end", None)
+        if hook is not None:
+            hook(end)
     return RunResult(
         network=net,
         history=full,

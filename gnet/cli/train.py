@@ -256,7 +256,7 @@ def _live_view(args: argparse.Namespace, out: Output) -> Any:
 
     port = DEFAULT_PORT if args.port is None else args.port
     try:
-        live = LiveView(port=port, keep=args.live_keep, data_dir=args.data_dir)
+        live = LiveView(port=port, keep=args.live_keep)
     except OSError as e:
         raise ConfigError(
             f"--live: {e.strerror or e} (stop what uses it, or pick another with --port N)"

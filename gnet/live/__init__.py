@@ -25,9 +25,9 @@ Life cycle: the socket is bound in the constructor (so a busy port fails
 before any data loads); the server stops when training ends (after the
 final results are out), unless ``keep=True``: then it serves until
 :meth:`LiveView.close` (or :meth:`LiveView.wait`, which returns on
-Ctrl-C). Final results need the test images: given as ``test_data=(X, y)``,
-or, under :func:`gnet.run`, read again from the data set files (pass the
-run's ``data_dir`` when it was not the default).
+Ctrl-C). Final results need the test images: under :func:`gnet.run` they
+come with its ``on_run_end`` hook (with the run's own test report); for a
+plain ``fit``, give them as ``test_data=(X, y)``.
 
 The library prints nothing; requests and problems go to the ``gnet.live``
 logger. See :mod:`gnet.live.server` for the endpoints.
@@ -36,7 +36,6 @@ logger. See :mod:`gnet.live.server` for the endpoints.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import webbrowser
@@ -65,14 +64,12 @@ class LiveView(Callback):
         host: str = "127.0.0.1",
         keep: bool = False,
         *,
-        data_dir: str | os.PathLike[str] | None = None,
         test_data: tuple[Any, Any] | None = None,
         hz: float = TICK_HZ,
     ):
         if not hz > 0:
             raise ValueError(f"hz: expected a positive rate, got {hz!r}")
         self.keep = keep
-        self.data_dir = data_dir
         self.test_data = test_data
         self.state = LiveState()
         self.server: LiveServer = make_server(self.state, host, port)
@@ -183,14 +180,25 @@ class LiveView(Callback):
         self.state.add_epoch(record)
 
     def on_train_end(self, history: Any) -> None:
+        self._ended = {
+            "stopped_early": bool(getattr(history, "stopped_early", False)),
+            "best_epoch": getattr(history, "best_epoch", None),
+        }
         self.state.set_status("evaluating")
+        if not self._run:  # a plain fit: the test data given to the constructor, if any
+            self._finish(self.test_data, None)
+        # under gnet.run, on_run_end brings the test data and report
+
+    def on_run_end(self, info: dict[str, Any]) -> None:
+        self._finish(info.get("test_data"), info.get("report"))
+
+    def _finish(self, data: tuple[Any, Any] | None, report: dict[str, Any] | None) -> None:
         try:
-            final = self._final()
+            final = self._final(data, report)
         except Exception as e:  # the run goes on without the page's final panel
             logger.warning("live view: final results failed (%s)", e, exc_info=True)
             final = {"error": f"final results failed: {e}"}
-        final["stopped_early"] = bool(getattr(history, "stopped_early", False))
-        final["best_epoch"] = getattr(history, "best_epoch", None)
+        final.update(getattr(self, "_ended", {}))
         self.state.set_final(final)
         if not self.keep:
             self.close()
@@ -228,18 +236,21 @@ class LiveView(Callback):
             per_epoch = self._n / rate if rate > 0 else 0.0
         return this + max(self._last_epoch - epoch, 0) * per_epoch
 
-    def _final(self) -> dict[str, Any]:
-        from .results import final_results, load_test_split
+    def _final(
+        self, data: tuple[Any, Any] | None, report: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        from .results import final_results
 
         started = time.perf_counter()
-        data = self.test_data
-        if data is None and self._run:
-            data = load_test_split(
-                self._run["config"]["dataset"], self._run.get("n_test"), self.data_dir
-            )
         if data is None or self._net is None:
             return {"error": "no test data given: no confusion matrix"}
         result = final_results(self._net, data[0], data[1])
+        if report is not None:  # the run's own test report (all ranks' rows when distributed)
+            result.update(
+                accuracy=report["accuracy"],
+                n_samples=report["n_samples"],
+                confusion_matrix=report["confusion_matrix"],
+            )
         result["seconds"] = time.perf_counter() - started
         return result
 

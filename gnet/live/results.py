@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from typing import Any
 
 import numpy as np
@@ -73,19 +72,3 @@ def _images(X: Any) -> np.ndarray | None:
     scaled = a.astype(np.float32) * (255.0 if a.dtype.kind == "f" and a.max(initial=0) <= 1 else 1)
     out: np.ndarray = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
     return out
-
-
-def load_test_split(
-    dataset: str, n_test: int | None, data_dir: str | os.PathLike[str] | None
-) -> tuple[Any, Any] | None:
-    """The first ``n_test`` test images of ``dataset`` (what gnet.run evaluated on),
-    from the files the run just used; None (logged) when they cannot be read."""
-    from ..errors import GNetError
-    from ..run import load_data
-
-    try:
-        _, test = load_data(dataset, data_dir, download=False, limit=(None, n_test))
-    except (GNetError, OSError, ValueError) as e:
-        logger.warning("live view: no test images for the final results (%s)", e)
-        return None
-    return test
