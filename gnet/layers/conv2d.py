@@ -96,6 +96,13 @@ class Conv2D(Layer):
         return out
 
     @property
+    def kept_per_sample(self) -> int:
+        """Z, A and dZ per output pixel and filter, plus the im2col columns
+        (kh·kw·C per output pixel) that training keeps for the weight gradient."""
+        (Ho, Wo), (kh, kw) = self.output_shape[:2], self.kernel_size
+        return 3 * Ho * Wo * self.filters + Ho * Wo * kh * kw * self.input_shape[2]
+
+    @property
     def Z(self) -> Any:
         """The pre-activation of the last forward pass, (N, Ho, Wo, F)."""
         return None if self._Z is None else self.xp.reshape(self._Z, self._out_shape())
