@@ -68,13 +68,30 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def model_file(mnist, tmp_path_factory):
-    """784-128-10 trained 2 epochs on MNIST (~97 %), saved with its test report."""
+# A small convolutional network: the demo feeds it the same centred drawing,
+# reshaped to its (28, 28, 1) input.
+CNN = [
+    {"type": "conv2d", "filters": 16, "kernel_size": 3, "activation": "relu"},
+    {"type": "maxpool2d", "pool_size": 2},
+    {"type": "conv2d", "filters": 32, "kernel_size": 3, "activation": "relu"},
+    {"type": "maxpool2d", "pool_size": 2},
+    {"type": "flatten"},
+    {"type": "dense", "units": 10, "activation": "softmax"},
+]
+
+
+@pytest.fixture(scope="module", params=["mlp", "cnn"])
+def model_file(request, mnist, tmp_path_factory):
+    """784-128-10 trained 2 epochs on MNIST (~97 %), or a small CNN trained one
+    epoch on 30,000 images (~98 %), saved with its test report."""
     (X, y), (Xt, yt) = mnist
-    net = gnet.Network([784, 128, 10], ["relu", "softmax"], seed=0)
-    net.fit(X, y, epochs=2, batch_size=128, optimizer=gnet.optim.SGD(0.1, momentum=0.9))
-    path = tmp_path_factory.mktemp("browser") / "mnist.safetensors"
+    if request.param == "mlp":
+        net = gnet.Network([784, 128, 10], ["relu", "softmax"], seed=0)
+        net.fit(X, y, epochs=2, batch_size=128, optimizer=gnet.optim.SGD(0.1, momentum=0.9))
+    else:
+        net = gnet.Network(CNN, input_shape=(28, 28, 1), seed=0)
+        net.fit(X[:30_000], y[:30_000], epochs=1, batch_size=64, optimizer=gnet.optim.Adam(2e-3))
+    path = tmp_path_factory.mktemp("browser") / f"mnist-{request.param}.safetensors"
     net.save(path, dataset="mnist", test=net.evaluate(Xt, yt))
     return path
 

@@ -159,3 +159,12 @@ def test_the_reference_lists_every_layer_kind_and_field():
         row = next(line for line in section.splitlines() if line.startswith(f"| `{name}` |"))
         for field in cls.FIELDS:
             assert f"`{field}`" in row, (name, field)
+
+
+def test_a_type_that_is_not_a_name_is_a_problem_not_a_crash():
+    problems = check_specs([784], [{"type": ["dense"]}, {"type": {"a": 1}}, {"type": 3}])
+    assert [p.split(":")[0] for p in problems] == [
+        "layers[0].type",
+        "layers[1].type",
+        "layers[2].type",
+    ]

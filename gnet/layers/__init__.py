@@ -70,7 +70,7 @@ def normalise_spec(spec: Any, where: str) -> tuple[dict[str, Any], list[str]]:
         return {}, [f"{where}: expected a layer object with a type, got {spec!r}"]
     kind = spec.get("type")
     name = kind.strip().lower() if isinstance(kind, str) else kind
-    if name not in LAYERS:
+    if not isinstance(name, str) or name not in LAYERS:
         close = difflib.get_close_matches(str(name), LAYERS, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         return {}, [
