@@ -61,24 +61,18 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
-import sys
 import threading
 import webbrowser
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
 
 from .. import __version__
+from ..web import JSONHandler, LocalServer, RequestError, bind
 from .model import (
     _STATIC,
     MAX_BODY,
     MAX_SIDE,
     MIN_SIDE,
     Demo,
-    RequestError,
-    _json_bytes,
 )
 
 logger = logging.getLogger(__name__)
@@ -89,16 +83,6 @@ DRAIN_LIMIT = 16 * MAX_BODY
 """An oversized body up to this size is read and thrown away before the 413
 answer, so that a client that sends its whole body before reading (most do)
 gets the answer instead of a connection reset. Larger ones are cut off."""
-
-SOCKET_TIMEOUT_S = 15
-"""A client that sends nothing for this long is disconnected."""
-
-# The page loads nothing from elsewhere, and no other site may frame it.
-_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
-
 
 def _content_length(raw: str) -> int:
     """A Content-Length value: ASCII digits only (no sign, exponent, spaces inside,
@@ -113,74 +97,27 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JSONHandler):
     """One request per connection (HTTP/1.0): simple, and nothing can be left
     half-read on a connection that is used again."""
 
     server: DemoServer
-    protocol_version = "HTTP/1.0"
-    timeout = SOCKET_TIMEOUT_S
-    error_content_type = "application/json"
-
     server_version = f"gnet-demo/{__version__}"
+    logger = logger
 
-    # -------------------------------------------------------------- routing
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_HEAD(self) -> None:
-        self._dispatch("HEAD")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def __getattr__(self, name: str) -> Any:
-        # http.server answers 501 for a method without a do_* handler; any
-        # method we do not serve is a client error: 405 (or 404 for a bad path).
-        if name.startswith("do_"):
-            return lambda: self._dispatch(name[3:])
-        raise AttributeError(name)
-
-    def _dispatch(self, method: str) -> None:
-        try:
-            path = urlsplit(self.path).path
-        except ValueError:  # e.g. "http://[" (a broken IPv6 host)
-            path = None
-        try:
-            try:
-                if path is None:
-                    raise RequestError(400, f"malformed request target {self.path[:80]!r}")
-                self._route(method, path)
-            except RequestError as e:
-                self._send_json(e.status, {"error": str(e)}, e.headers)
-            except (TimeoutError, ConnectionError):
-                raise
-            except Exception:  # a bug: log it, answer 500, keep serving
-                logger.exception("error answering %s %s", method, path)
-                self._send_json(500, {"error": "internal error (see the server log)"})
-        except (TimeoutError, ConnectionError) as e:  # the client left or stalled
-            logger.info("%s: connection lost (%s)", self.address_string(), e)
-            self.close_connection = True
-
-    def _route(self, method: str, path: str) -> None:
+    def route(self, method: str, path: str) -> None:
         if path in _STATIC or path == "/model":
-            allowed = "GET, HEAD"
+            self.allow(method, path, "GET, HEAD")
         elif path == "/predict":
-            allowed = "POST"
+            self.allow(method, path, "POST")
         else:
             raise RequestError(404, f"no such page: {path}")
-        if method not in allowed.split(", "):
-            raise RequestError(
-                405, f"{method} not allowed on {path}; use {allowed}", {"Allow": allowed}
-            )
         if path == "/predict":
-            self._send_json(200, self.server.demo.predict(self._read_json()))
+            self.send_json(200, self.server.demo.predict(self._read_json()))
         elif path == "/model":
-            self._send(200, self.server.demo.info_json, "application/json")
+            self.send(200, self.server.demo.info_json, "application/json")
         else:
-            body, ctype = self.server.demo.static[path]
-            self._send(200, body, ctype, {"Content-Security-Policy": _CSP})
+            self.send_page(*self.server.demo.static[path])
 
     # -------------------------------------------------------------- bodies
 
@@ -223,77 +160,15 @@ class _Handler(BaseHTTPRequestHandler):
                 break
             left -= len(chunk)
 
-    # -------------------------------------------------------------- answers
 
-    def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
-        self._send(status, _json_bytes(obj), "application/json", headers)
-
-    def _send(
-        self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        # Errors http.server finds itself (bad request line, headers too long):
-        # the same JSON shape as ours.
-        self.close_connection = True
-        # http.server leaves out the status line for a request it could not
-        # parse (it takes it for HTTP/0.9); a client learns more from one.
-        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
-            self.request_version = "HTTP/1.0"
-        try:
-            phrase = HTTPStatus(code).phrase
-        except ValueError:
-            phrase = "error"
-        self.send_response(code, message)
-        body = _json_bytes({"error": message or phrase})
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        if getattr(self, "command", None) != "HEAD" and code >= 200 and code not in (204, 304):
-            self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
-        logger.info("%s %s", self.address_string(), format % args)
-
-
-class DemoServer(ThreadingHTTPServer):
+class DemoServer(LocalServer):
     """The demo's HTTP server; ``url`` is where it listens."""
 
-    daemon_threads = True  # a stalled client never keeps the process alive
+    logger = logger
 
     def __init__(self, address: tuple[str, int], demo: Demo):
         self.demo = demo
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
-
-    @property
-    def url(self) -> str:
-        raw, port = self.server_address[:2]
-        host = raw.decode() if isinstance(raw, bytes) else str(raw)
-        if host in ("0.0.0.0", "::"):
-            host = "127.0.0.1" if host == "0.0.0.0" else "::1"
-        return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Called for exceptions that escape a handler: log, never print, keep
-        # serving. A client that hangs up or stalls is routine, not a warning.
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError)):
-            logger.info("connection from %s lost (%s)", client_address[0], exc)
-        else:
-            logger.warning("request from %s failed", client_address[0], exc_info=True)
 
 
 def make_server(model: Any, host: str = "127.0.0.1", port: int = 8765) -> DemoServer:
@@ -305,11 +180,7 @@ def make_server(model: Any, host: str = "127.0.0.1", port: int = 8765) -> DemoSe
     Raises :class:`~gnet.errors.ModelFileError` for an unusable model and
     ``OSError`` naming the address when it cannot listen there.
     """
-    demo = Demo(model)
-    try:
-        return DemoServer((host, port), demo)
-    except OSError as e:
-        raise OSError(e.errno, f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+    return bind(DemoServer, host, port, Demo(model))
 
 
 def serve(

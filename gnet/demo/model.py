@@ -3,7 +3,6 @@ says about it, and the answer to a /predict body (see :mod:`gnet.demo`)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -17,6 +16,7 @@ from .. import __version__
 from ..backend import to_numpy
 from ..errors import ModelFileError
 from ..images import SIZE, center_mnist, network_input
+from ..web import RequestError, json_bytes
 
 logger = logging.getLogger("gnet.demo")
 
@@ -34,13 +34,6 @@ _STATIC = {
 }
 
 
-class RequestError(Exception):
-    """A client error: answered with ``status`` and ``{"error": message}``."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.headers = headers or {}
 
 
 class Demo:
@@ -80,7 +73,7 @@ class Demo:
             "test": _test_report(meta.get("test"), self.net.n_classes),
             "input": {"min_side": MIN_SIDE, "max_side": MAX_SIDE, "max_body_bytes": MAX_BODY},
         }
-        self.info_json = _json_bytes(self.info)
+        self.info_json = json_bytes(self.info)
         files = resources.files(__package__)
         self.static = {
             path: (files.joinpath(name).read_bytes(), ctype)
@@ -197,5 +190,4 @@ def _pixels(payload: Any) -> np.ndarray:
     return a.reshape(side, side)
 
 
-def _json_bytes(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
+
