@@ -39,6 +39,7 @@ from pathlib import Path
 
 import pytest
 from machine import blas_info, cpu_model, data_dir, library_versions, load_average, thread_count
+from reference_cnn import KERAS_SPEC as KERAS_CNN
 
 import gnet
 
@@ -64,15 +65,6 @@ if MODEL == "keras-cnn":  # Adam rates
     }
 GRID.update(json.loads(os.environ.get("GNET_TTA_GRID", "{}")))
 RESULTS = Path(__file__).resolve().parent / "results"
-KERAS_CNN = [
-    {"type": "conv2d", "filters": 32, "kernel_size": 3, "activation": "relu"},
-    {"type": "maxpool2d", "pool_size": 2},
-    {"type": "conv2d", "filters": 64, "kernel_size": 3, "activation": "relu"},
-    {"type": "maxpool2d", "pool_size": 2},
-    {"type": "flatten"},
-    {"type": "dropout", "rate": 0.5},
-    {"type": "dense", "units": 10, "activation": "softmax"},
-]
 
 
 def network(backend):

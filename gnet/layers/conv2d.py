@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from ..activations import get_activation
 from ..init import get_initializer
 from .base import Context, Field, Layer, Shape
-from .dense import ACTIVATION_FIELD, ALPHA_FIELD, INIT_FIELD
+from .dense import ACTIVATION_FIELD, ALPHA_FIELD, INIT_FIELD, activation_spec
 from .windows import pad, pair, same_pads, scatter, window_shape, windows
 
 
@@ -158,8 +158,4 @@ class Conv2D(Layer):
         return dXp
 
     def spec(self) -> dict[str, Any]:
-        spec = super().spec()
-        spec["activation"] = self.activation_name
-        if self.activation_name != "leaky_relu":
-            del spec["alpha"]
-        return spec
+        return activation_spec(super().spec(), self.activation_name)

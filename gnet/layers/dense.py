@@ -25,6 +25,15 @@ INIT_FIELD = Field(
 )
 
 
+def activation_spec(spec: dict[str, Any], activation: str) -> dict[str, Any]:
+    """A layer's spec with its activation's canonical name; ``alpha`` only
+    where it means something (leaky ReLU's slope)."""
+    spec["activation"] = activation
+    if activation != "leaky_relu":
+        del spec["alpha"]
+    return spec
+
+
 class Dense(Layer):
     """A fully connected layer; ``alpha`` is leaky ReLU's slope.
 
@@ -171,8 +180,4 @@ class Dense(Layer):
         return dZ @ self._W.T if need_dX else None
 
     def spec(self) -> dict[str, Any]:
-        spec = super().spec()
-        spec["activation"] = self.activation_name
-        if self.activation_name != "leaky_relu":
-            del spec["alpha"]
-        return spec
+        return activation_spec(super().spec(), self.activation_name)
