@@ -240,7 +240,9 @@ def test_page_shows_model_and_confusion_matrix(page, model_file):
     meta = gnet.load(model_file).metadata
     cm = meta["test"]["confusion_matrix"]
     info = page.locator("#model-info").inner_text()
-    assert "784-128-10" in info and "mnist" in info
+    # the MLP's sizes, or the convolutional model's layer chain
+    architecture = "784-128-10" if "mlp" in model_file.name else "28x28x1 > conv2d > maxpool2d"
+    assert architecture in info and "mnist" in info
     assert f"{100 * meta['test']['accuracy']:.2f} %" in info
     rows = page.locator("#confusion tbody tr")
     assert rows.count() == 10
