@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from . import io
+from . import io, modelfile
 from .backend import to_numpy
 from .errors import ConfigError, ModelFileError
 from .optim import Optimizer, get_optimizer
@@ -241,7 +241,7 @@ def _is_index(text: Any) -> bool:
 def _restore_state(
     path: Path, net: Any, optimizer: Optimizer, entries: list[Any], version: int
 ) -> None:
-    header, _, start = io._read_header(path)
+    header, _, start = modelfile._read_header(path)
     dense = [i for i, layer in enumerate(net.layers) if "weight" in layer.params]
     for layer, slot, parts in entries:
         prefix = f"optimizer.{layer}.{slot}"
