@@ -20,21 +20,18 @@ re-exported here.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import logging
 import math
 import os
-import re
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pooch  # type: ignore[import-untyped]
 
 from gnet.catalog import DATASETS
+from gnet.download import dataset_entry, default_data_dir, fetch, one_line
 from gnet.errors import DataError
 from gnet.splits import normalization_stats, split_indices, train_validation_split
 
@@ -42,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "DATASETS",
+    "default_data_dir",
     "fetch",
     "load",
     "normalization_stats",
@@ -50,7 +48,6 @@ __all__ = [
     "train_validation_split",
 ]
 
-DOWNLOAD_TIMEOUT_S = 60
 """Seconds pooch waits for a mirror to answer (connect or next bytes)."""
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -99,9 +96,9 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     except DataError:
         raise
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise DataError(f"{path}: corrupt gzip data: {_one_line(exc)}") from None
+        raise DataError(f"{path}: corrupt gzip data: {one_line(exc)}") from None
     except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror or _one_line(exc)}") from None
+        raise DataError(f"{path}: cannot read: {exc.strerror or one_line(exc)}") from None
 
 
 MAX_IDX_BYTES = 1 << 31
@@ -222,180 +219,6 @@ def _describe(shape: tuple[int, ...]) -> str:
     return "an array of shape " + "x".join(str(n) for n in shape)
 
 
-def _one_line(exc: BaseException) -> str:
-    """An exception's message squeezed onto one line."""
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-# ------------------------------------------------------------- locate and download
-
-
-def default_data_dir() -> Path:
-    """``$GNET_DATA_DIR`` if set, else the platform's cache folder for gnet."""
-    env = os.environ.get("GNET_DATA_DIR")
-    if env:
-        return Path(env).expanduser()
-    return Path(pooch.os_cache("gnet"))
-
-
-def _dataset(name: str) -> dict[str, Any]:
-    """The DATASETS entry for *name*, or a DataError listing the known names."""
-    try:
-        return DATASETS[name]
-    except KeyError:
-        known = ", ".join(DATASETS)
-        raise DataError(f"unknown data set {name!r}; known data sets: {known}") from None
-
-
-def fetch(
-    name: str,
-    data_dir: str | os.PathLike[str] | None = None,
-    download: bool = True,
-    mirrors: list[str] | None = None,
-) -> dict[str, Path]:
-    """Return the paths of the four files of data set *name*, downloading any missing.
-
-    Keys: ``train_images``, ``train_labels``, ``test_images``, ``test_labels``.
-    Files already in ``<data_dir>/<name>/`` (``.gz`` or uncompressed) are
-    used as they are; *mirrors* (base URLs) replaces the built-in mirror list.
-    """
-    info = _dataset(name)
-    root = Path(data_dir) if data_dir is not None else default_data_dir()
-    folder = root.expanduser().absolute() / name
-    mirrors = info["mirrors"] if mirrors is None else list(mirrors)
-    return {
-        key: _locate(folder, entry, name, download, mirrors) for key, entry in info["files"].items()
-    }
-
-
-def _locate(
-    folder: Path, entry: dict[str, Any], name: str, download: bool, mirrors: list[str]
-) -> Path:
-    """Find one file in *folder*, or download it there."""
-    fname: str = entry["name"]
-    for candidate in (folder / fname, folder / fname.removesuffix(".gz")):
-        if candidate.is_file():
-            if not _matches_known_hash(candidate, entry["hashes"]):
-                logger.warning(
-                    "%s: checksum matches no known %s file; using it after IDX validation",
-                    candidate,
-                    name,
-                )
-            return candidate
-    if not download:
-        raise DataError(
-            f"{folder / fname}: not found (nor {fname.removesuffix('.gz')}); "
-            "allow downloading, or, " + offline_hint(folder)
-        )
-    return _download(folder, entry, mirrors)
-
-
-def _matches_known_hash(path: Path | str, known_hashes: list[str]) -> bool:
-    """True if the file's hash equals any known one; each algorithm runs at most once."""
-    computed: dict[str, str] = {}
-    for known in known_hashes:
-        algorithm, _, value = known.partition(":")
-        if algorithm not in computed:
-            computed[algorithm] = pooch.file_hash(str(path), alg=algorithm)
-        if computed[algorithm] == value.lower():
-            return True
-    return False
-
-
-class _VerifyingDownloader:
-    """pooch's HTTP downloader followed by a check against every known hash.
-
-    ``pooch.retrieve`` accepts one known hash, but a file may have several
-    (upstream's and Debian's Fashion-MNIST .gz differ). The check runs while
-    the download is still pooch's temporary file: raising here makes pooch
-    delete it, so a corrupted download never reaches the cache.
-    """
-
-    def __init__(self, known_hashes: list[str]):
-        self.known_hashes = known_hashes
-        self.http = pooch.HTTPDownloader(
-            progressbar=False, timeout=DOWNLOAD_TIMEOUT_S, chunk_size=1 << 16
-        )
-
-    def __call__(
-        self, url: str, output_file: Any, pooch_instance: Any, check_only: bool = False
-    ) -> Any:
-        result = self.http(url, output_file, pooch_instance, check_only=check_only)
-        if not check_only and not _matches_known_hash(output_file, self.known_hashes):
-            raise ValueError("checksum matches no known hash (corrupted or incomplete download)")
-        return result
-
-
-def _download(folder: Path, entry: dict[str, Any], mirrors: list[str]) -> Path:
-    """Download one file into *folder*, trying each mirror until one gives a good file."""
-    fname = entry["name"]
-    downloader = _VerifyingDownloader(entry["hashes"])
-    failures = []
-    for base in mirrors:
-        url = base.rstrip("/") + "/" + fname
-        logger.info("downloading %s to %s", url, folder)
-        try:
-            with _quiet_pooch():
-                path = pooch.retrieve(
-                    url, known_hash=None, fname=fname, path=folder, downloader=downloader
-                )
-            return Path(path)
-        except (OSError, ValueError) as exc:  # requests' errors are OSErrors
-            reason = _download_failure(exc)
-            logger.warning("download of %s failed: %s", url, reason)
-            failures.append(f"{url}: {reason}")
-    tried = "; ".join(failures) if failures else "no mirrors given"
-    raise DataError(
-        f"{folder / fname}: download failed from every mirror: {tried}; " + offline_hint(folder)
-    )
-
-
-def offline_hint(folder: Path) -> str:
-    """How to run without a network: where to put the files, and their names."""
-    name = folder.name
-    files = DATASETS[name]["files"].values() if name in DATASETS else []
-    names = ", ".join(entry["name"] for entry in files)
-    return (
-        f"to work offline, copy the four {name} IDX files ({names}; .gz or uncompressed) "
-        f"into {folder}, or into DIR/{name}/ and pass --data-dir DIR (or set GNET_DATA_DIR=DIR)"
-    )
-
-
-@contextlib.contextmanager
-def _quiet_pooch() -> Iterator[None]:
-    """Hold back pooch's INFO lines, which its own handler writes to stderr.
-
-    The library never prints; it logs the same events through its own logger.
-    """
-    pooch_logger = pooch.get_logger()
-    level = pooch_logger.level
-    pooch_logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        pooch_logger.setLevel(level)
-
-
-def _download_failure(exc: Exception) -> str:
-    """A few words on why a mirror failed, instead of requests' long messages."""
-    import requests  # pooch's dependency; imported late as pooch does
-
-    response = getattr(exc, "response", None)
-    if response is not None:
-        return f"HTTP {response.status_code} {response.reason}".strip()
-    if isinstance(exc, requests.Timeout):
-        return f"no answer within {DOWNLOAD_TIMEOUT_S} s"
-    if isinstance(exc, requests.ConnectionError):
-        errno_text = re.search(r"\[Errno -?\d+\] [^'\")]*", str(exc))
-        return "cannot connect" + (f" ({errno_text.group(0)})" if errno_text else "")
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return "connection closed before the whole file arrived"
-    return _one_line(exc)
-
-
-# --------------------------------------------------------------------------- load
-
-
 def load(
     name: str = "mnist",
     data_dir: str | os.PathLike[str] | None = None,
@@ -409,7 +232,7 @@ def load(
     set, labels in range) so a swapped or mixed-up file is caught here and
     not as a strange accuracy later.
     """
-    info = _dataset(name)
+    info = dataset_entry(name)
     paths = fetch(name, data_dir=data_dir, download=download, mirrors=mirrors)
     train = _load_split(paths["train_images"], paths["train_labels"], info)
     test = _load_split(paths["test_images"], paths["test_labels"], info)
