@@ -210,7 +210,7 @@ def _run(
         if not resolved["normalize"]:
             mean, std = 0.0, 1.0
         elif shards is not None:
-            from .distributed import normalization_stats
+            from .distributed_results import normalization_stats
 
             mean, std = normalization_stats(comm, X, shards.n_train)
         else:
@@ -275,7 +275,7 @@ def _run(
 
     # ---- test, outputs
     if shards is not None:
-        from .distributed import evaluate
+        from .distributed_results import evaluate
 
         report = evaluate(comm, net, X_test, y_test, shards.n_test)
         if plots is not None:  # rank 0 draws the test set's plots from the whole set
