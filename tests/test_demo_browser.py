@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,45 +26,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from browser import ARGS, CHROMIUM, free_port, sync_api  # skips without a browser
 
 import gnet
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
-)
-
-CHROMIUM = (
-    os.environ.get("GNET_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-)
-if not CHROMIUM and Path("/usr/bin/chromium").exists():
-    CHROMIUM = "/usr/bin/chromium"
-if not CHROMIUM:
-    pytest.skip(
-        "no Chromium binary (apt-get install chromium, or set GNET_CHROMIUM)",
-        allow_module_level=True,
-    )
-
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DIGITS = 10
 INK = 0.5  # MNIST pixels above this are drawn
 REPO = Path(__file__).resolve().parents[1]
 
 # Without the command line (gnet/cli.py), serve from the library the same way.
 SERVE = "import sys, gnet.demo\ngnet.demo.serve(sys.argv[1], port=int(sys.argv[2]))\n"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # A small convolutional network: the demo feeds it the same centred drawing,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,41 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from browser import ARGS, CHROMIUM, free_port, sync_api  # skips without a browser
 from datapaths import REPO, data_dir
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
-)
-
-CHROMIUM = (
-    os.environ.get("GNET_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-)
-if not CHROMIUM and Path("/usr/bin/chromium").exists():
-    CHROMIUM = "/usr/bin/chromium"
-if not CHROMIUM:
-    pytest.skip(
-        "no Chromium binary (apt-get install chromium, or set GNET_CHROMIUM)",
-        allow_module_level=True,
-    )
-
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 EPOCHS = 3
 LIMIT = 6000  # a few seconds per epoch on one core: time to see each epoch land
 MODEL = "conv2d:8:3,maxpool2d:2,flatten,dense:10"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
