@@ -135,6 +135,10 @@ def guard(comm: Comm) -> Iterator[None]:
         code = 130 if isinstance(exc, KeyboardInterrupt) else 2 if bad_input else 1
         sys.stderr.write(f"gnet: error: rank {comm.rank} of {comm.size}: {text}\n")
         sys.stderr.flush()
+        # The launcher forwards each rank's output on its own schedule and
+        # drops what it has not forwarded when Abort ends the job: give it
+        # a moment to pass the line on.
+        time.sleep(0.5)
         comm.comm.Abort(code)
         os._exit(code)  # Abort may return before the launcher ends this process
 
