@@ -47,6 +47,7 @@ import numpy as np
 
 from . import backend as B
 from .errors import ConfigError, GNetError, TrainingDiverged
+from .steps import chunk_step
 
 if TYPE_CHECKING:
     from .network import Network
@@ -320,12 +321,8 @@ class Plan:
                 fused.zero()
             for k, ck in enumerate(range(a, c, rows)):  # one chunk unless over the budget
                 ce = min(ck + rows, c)
-                Xb = X[ck:ce, ...] if idx is None else xp.take(X, idx[ck:ce], axis=0)
-                if augment is not None:
-                    Xb = augment(xp, Xb, epoch, batch)
-                A = net.forward_with(Xb, ctx)
-                outputs[ck:ce, :] = net.loss_input(A)
-                net.backward(A, Y[ck:ce, :], scale * (ce - ck) / (e - s))
+                share = scale * (ce - ck) / (e - s)
+                chunk_step(net, X, Y, idx, ck, ce, ctx, outputs, share, augment, epoch, batch)
                 fused.pack(add=k > 0)
             fused.allreduce()
             if scale == 1.0:

@@ -51,16 +51,11 @@ def chunked_batch(
     """Rows s:e, a batch larger than the memory budget, in chunks of ``rows``:
     each chunk's gradient is weighted by its share of the batch and the layers'
     ``grads`` become the sums, which is the batch's exact mean gradient."""
-    xp = net.xp
     sums: list[dict[str, Any]] = [{} for _ in net.layers]
     for c in range(s, e, rows):
         ce = min(c + rows, e)
-        Xb = X[c:ce, ...] if perm is None else xp.take(X, perm[c:ce], axis=0)
-        if augment is not None:
-            Xb = augment(xp, Xb, epoch, batch)
-        A = net.forward_with(Xb, ctx)
-        outputs[c:ce, :] = net.loss_input(A)
-        net.backward(A, Y[c:ce, :], scale * (ce - c) / (e - s))
+        chunk_step(net, X, Y, perm, c, ce, ctx, outputs, scale * (ce - c) / (e - s), augment,
+                   epoch, batch)  # fmt: skip
         for layer, total in zip(net.layers, sums, strict=True):
             for k, g in layer.grads.items():
                 if k in total:
@@ -69,3 +64,29 @@ def chunked_batch(
                     total[k] = g if B.writeable(g) else g * 1
     for layer, total in zip(net.layers, sums, strict=True):
         layer.grads = total
+
+
+def chunk_step(
+    net: Network,
+    X: Array,
+    Y: Array,
+    index: Any,
+    c: int,
+    ce: int,
+    ctx: Any,
+    outputs: Array,
+    scale: float,
+    augment: Any,
+    epoch: int,
+    batch: int,
+) -> None:
+    """Forward and backward of rows c:ce (of X, or of X's rows ``index`` when
+    given), their loss input kept in ``outputs``, gradients weighted by
+    ``scale`` (their share of the batch times the optimiser's factor)."""
+    xp = net.xp
+    Xb = X[c:ce, ...] if index is None else xp.take(X, index[c:ce], axis=0)
+    if augment is not None:
+        Xb = augment(xp, Xb, epoch, batch)
+    A = net.forward_with(Xb, ctx)
+    outputs[c:ce, :] = net.loss_input(A)
+    net.backward(A, Y[c:ce, :], scale)
