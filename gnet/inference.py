@@ -10,7 +10,8 @@ from . import backend as B
 from .layers import INFERENCE
 from .metrics import confusion_matrix, macro_f1, per_class
 
-# Rows per forward pass in predict/evaluate: bounds memory on large inputs.
+# The most rows per forward pass in predict/evaluate; networks whose layers
+# hold more per row (convolutions) take fewer: Network.max_rows's memory budget.
 CHUNK = 8192
 
 
@@ -24,6 +25,7 @@ class Inference:
     as_input: Callable[..., Any]
     as_labels: Callable[..., tuple[Any, Any]]
     forward_with: Callable[[Any, Any], Any]
+    max_rows: Callable[[], int]
     loss_input: Callable[[Any], Any]
     total_loss: Callable[[Any, Any], Any]
 
@@ -38,12 +40,19 @@ class Inference:
         with self.backend.context():
             return self.xp.argmax(P, axis=1)
 
+    def _chunk_rows(self) -> int:
+        """Rows per inference pass: at most CHUNK, and few enough that the
+        activations stay within the training memory budget (a 10,000-image
+        forward pass through a same-padded conv net would otherwise hold
+        several GB at once)."""
+        return min(CHUNK, self.max_rows())
+
     def _predict_prepared(self, X: Any) -> Any:
-        n = X.shape[0]
-        if n <= CHUNK:
+        n, rows = X.shape[0], self._chunk_rows()
+        if n <= rows:
             return self.forward_with(X, INFERENCE)
         parts = [
-            self.forward_with(X[s : min(s + CHUNK, n), ...], INFERENCE) for s in range(0, n, CHUNK)
+            self.forward_with(X[s : min(s + rows, n), ...], INFERENCE) for s in range(0, n, rows)
         ]
         return self.xp.concat(parts, axis=0)
 
@@ -51,9 +60,9 @@ class Inference:
         """Summed loss (0-d device array) and argmax predictions, chunk by chunk."""
         xp = self.xp
         total, preds = None, []
-        n = X.shape[0]
-        for s in range(0, n, CHUNK):
-            e = min(s + CHUNK, n)
+        n, rows = X.shape[0], self._chunk_rows()
+        for s in range(0, n, rows):
+            e = min(s + rows, n)
             A = self.forward_with(X[s:e, ...], INFERENCE)
             part = self.total_loss(self.loss_input(A), Y[s:e, :])
             total = part if total is None else total + part
@@ -66,8 +75,8 @@ class Inference:
             X = self.as_input(X)
             n: int = X.shape[0]
             _, Y = self.as_labels(y, n)
-            L = self.loss_input(self.forward_with(X, INFERENCE))
-            return float(self.total_loss(L, Y)) / n
+            total, _ = self._loss_and_predictions(X, Y)
+            return float(total) / n
 
     def evaluate(self, X: Any, y: Any) -> dict[str, Any]:
         """Accuracy, loss, confusion matrix, per-class metrics and macro F1 (host values)."""

@@ -45,3 +45,45 @@ def test_mse_loss_chunks_too(device):
 def test_the_default_mlp_full_batch_is_one_pass():
     net = gnet.Network([784, 256, 10], ["relu", "softmax"])
     assert net.max_rows() >= 60_000
+
+
+def test_inference_runs_in_chunks_within_the_budget(device):
+    """predict/evaluate/loss_value on more rows than Network.max_rows allows
+    give the one-pass results, in forward passes of at most that many rows."""
+    spec = [
+        {"type": "conv2d", "filters": 3, "kernel_size": 3, "padding": "same", "activation": "relu"},
+        {"type": "batchnorm"},
+        {"type": "maxpool2d", "pool_size": 2},
+        {"type": "flatten"},
+        {"type": "dense", "units": 4, "activation": "softmax"},
+    ]
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((101, 6 * 6 * 2)), rng.integers(0, 4, 101)
+    net = gnet.Network(spec, input_shape=(6, 6, 2), device=device, dtype="float64", seed=1)
+    net.fit(X, y, epochs=1, batch_size=16, optimizer=gnet.optim.Adam(0.01))
+    net.max_rows = lambda budget=0: 10**9  # one pass
+    P, whole = gnet.to_numpy(net.predict_proba(X)), net.evaluate(X, y)
+    net.max_rows = lambda budget=0: 17  # chunks of 17 rows, the last one short
+    seen: list[int] = []
+    first = net.layers[0]
+    forward = first.forward
+    first.forward = lambda X, ctx: seen.append(X.shape[0]) or forward(X, ctx)
+    np.testing.assert_allclose(gnet.to_numpy(net.predict_proba(X)), P, rtol=1e-12, atol=1e-15)
+    assert seen == [17] * 5 + [16]
+    chunked = net.evaluate(X, y)
+    assert chunked["confusion_matrix"] == whole["confusion_matrix"]
+    assert chunked["loss"] == pytest.approx(whole["loss"], rel=1e-12)
+    assert net.loss_value(X, y) == pytest.approx(whole["loss"], rel=1e-12)
+
+
+def test_a_same_padded_conv_net_evaluates_in_bounded_chunks():
+    net = gnet.Network(
+        [
+            {"type": "conv2d", "filters": 32, "kernel_size": 3, "padding": "same"},
+            {"type": "flatten"},
+            {"type": "dense", "units": 10, "activation": "softmax"},
+        ],
+        input_shape=(28, 28, 1),
+    )
+    # ~0.6 MB kept per row in float32: a 512 MiB budget allows ~850 rows, not 8192.
+    assert 500 < net._chunk_rows() < 1_000
