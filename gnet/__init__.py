@@ -35,7 +35,7 @@ from .network import Network
 from .run import RunResult, run
 from .train import Callback, History
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 
 # The library never prints: without a handler configured by the application,
 # gnet's log records go nowhere.

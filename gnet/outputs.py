@@ -76,7 +76,7 @@ def metrics_payload(
 ) -> dict[str, Any]:
     """The metrics JSON (DESIGN "Metrics JSON"); ``train`` only with a ``history``."""
     from . import __version__
-    from .references import compare
+    from .references import compare, kind_of
 
     backend = net.backend
     device = f"cuda:{backend.device.id}" if backend.name == "cupy" else str(backend.device)
@@ -101,6 +101,8 @@ def metrics_payload(
         "confusion_matrix": report["confusion_matrix"],
         "per_class": [{k: row[k] for k in rows} for row in report["per_class"]],
         "macro_f1": report["macro_f1"],
-        "references": compare(dataset or config.get("dataset"), report["accuracy"]),
+        "references": compare(
+            dataset or config.get("dataset"), report["accuracy"], kind_of(net)
+        ),
     }
     return payload

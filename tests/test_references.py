@@ -1,6 +1,7 @@
-"""gnet.references (published MLP results) and where the CLI shows them: the
-"compared with published MLPs" block of ``gnet train`` / ``gnet evaluate`` and
-the ``test.references`` list of the metrics JSON. Also early stopping on a
+"""gnet.references (published MLP and convolutional results) and where the
+CLI shows them: the "compared with published MLPs" (or "convolutional
+networks") block of ``gnet train`` / ``gnet evaluate`` and the
+``test.references`` list of the metrics JSON. Also early stopping on a
 validation split, end to end through the CLI."""
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from test_cli import make_dataset, run, write_idx
 
 import gnet
 from gnet import data
-from gnet.references import REFERENCES, compare, comparison_text
+from gnet.references import CONV_REFERENCES, REFERENCES, compare, comparison_text
 
 HEADER = "compared with published MLPs"
+CONV_HEADER = "compared with published convolutional networks"
 
 
 # ----------------------------------------------------------------- the table
@@ -29,6 +31,19 @@ def test_the_table_holds_the_issue_references():
     for rows in REFERENCES.values():
         for name, accuracy, note in rows:
             assert name and note and 0 < accuracy < 1
+
+
+def test_the_convolutional_table():
+    mnist = {name: acc for name, acc, _ in CONV_REFERENCES["mnist"]}
+    fashion = {name: acc for name, acc, _ in CONV_REFERENCES["fashion-mnist"]}
+    assert sorted(mnist.values()) == [0.9905, 0.9922, 0.9977]
+    assert sorted(fashion.values()) == [0.916, 0.925, 0.949]
+    rows = compare("fashion-mnist", 0.9264, "cnn")
+    assert [r["beats"] for r in rows] == [True, True, False]
+    text = comparison_text("mnist", 0.9956, "cnn")
+    assert text.startswith(CONV_HEADER) and "+0.34 pts  above  Keras mnist_convnet" in text
+    with pytest.raises(KeyError):
+        compare("mnist", 0.99, "rnn")
 
 
 def test_compare_gives_one_row_per_reference_with_the_difference():
@@ -71,13 +86,14 @@ def data_root(tmp_path_factory):
     return make_dataset(tmp_path_factory.mktemp("data"), n_train=300, n_test=100)
 
 
-def _check_references(out: str, payload: dict, dataset: str = "mnist") -> None:
+def _check_references(out: str, payload: dict, dataset: str = "mnist", kind: str = "mlp") -> None:
     accuracy = payload["test"]["accuracy"]
-    assert payload["test"]["references"] == compare(dataset, accuracy)
-    assert comparison_text(dataset, accuracy) in out
+    assert payload["test"]["references"] == compare(dataset, accuracy, kind)
+    assert comparison_text(dataset, accuracy, kind) in out
     lines = out.strip().splitlines()
     assert lines[-1].startswith("test accuracy")  # the block comes before the final line
-    assert out.index("Overall Accuracy:") < out.index(HEADER)  # and after the tables
+    header = CONV_HEADER if kind == "cnn" else HEADER
+    assert out.index("Overall Accuracy:") < out.index(header)  # and after the tables
 
 
 def test_train_and_evaluate_print_and_store_the_comparison(capsys, tmp_path, data_root):
@@ -111,6 +127,25 @@ def test_train_and_evaluate_print_and_store_the_comparison(capsys, tmp_path, dat
     code, out, err = run(capsys, "evaluate", model, *common, "--quiet")
     assert code == 0, err
     assert HEADER not in out and len(out.strip().splitlines()) == 1
+
+
+def test_a_convolutional_model_is_compared_with_convolutional_networks(
+    capsys, tmp_path, data_root
+):
+    model, metrics = tmp_path / "c.safetensors", tmp_path / "train.json"
+    common = ["--data-dir", data_root, "--no-download"]
+    code, out, err = run(
+        capsys, "train", *common, "--model", "conv2d:4:3,maxpool2d:2,flatten,dense:10",
+        "--epochs", "1", "--threads", "1", "--limit", "200", "--out", model,
+        "--metrics-json", metrics,
+    )  # fmt: skip
+    assert code == 0, err
+    assert HEADER not in out
+    _check_references(out, json.loads(metrics.read_text()), kind="cnn")
+    metrics = tmp_path / "evaluate.json"
+    code, out, err = run(capsys, "evaluate", model, *common, "--metrics-json", metrics)
+    assert code == 0, err
+    _check_references(out, json.loads(metrics.read_text()), kind="cnn")
 
 
 # ----------------------------------------------- early stopping through the CLI

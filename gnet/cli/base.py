@@ -292,11 +292,12 @@ def optional(module: str, feature: str) -> Any:
     return parts.require(module, feature)
 
 
-def print_references(out: Output, dataset: str, accuracy: float) -> None:
-    """The "compared with published MLPs" block (gnet.references), after the tables."""
-    from ..references import comparison_text
+def print_references(out: Output, dataset: str, accuracy: float, net: Any) -> None:
+    """The "compared with published MLPs" (or convolutional networks) block
+    (gnet.references), after the tables."""
+    from ..references import comparison_text, kind_of
 
-    text = comparison_text(dataset, accuracy)
+    text = comparison_text(dataset, accuracy, kind_of(net))
     if text:
         out.print("")
         out.print(text)

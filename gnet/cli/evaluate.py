@@ -55,7 +55,7 @@ def cmd_evaluate(args: argparse.Namespace, out: Output) -> int:
     out.print(f"{args.model}: {net!r}, evaluated on the {dataset} test set")
     out.print("")
     out.print(evaluation_text(report, net.class_names))
-    base.print_references(out, dataset, report["accuracy"])
+    base.print_references(out, dataset, report["accuracy"], net)
     if args.misclassified:
         proba = to_numpy(net.predict_proba(X_test))
         mistakes = most_confident_mistakes(proba, y_test, args.misclassified)

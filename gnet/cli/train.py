@@ -224,7 +224,7 @@ def _train_on(
         )
     out.print("")
     out.print(evaluation_text(report, net.class_names))
-    base.print_references(out, dataset, report["accuracy"])
+    base.print_references(out, dataset, report["accuracy"], net)
     if result.plots:
         out.print("plots: " + ", ".join(str(p) for p in result.plots))
     total = time.perf_counter() - started
