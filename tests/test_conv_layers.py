@@ -359,3 +359,25 @@ def test_specs_round_trip():
     net = Network(specs, input_shape=(9, 9, 2), device="cpu")
     again = Network(net.spec()["layers"], input_shape=(9, 9, 2), device="cpu")
     assert again.spec() == net.spec()
+
+
+@pytest.mark.parametrize(
+    "kernel,strides", [((1, 1), (1, 1)), ((1, 3), (1, 2)), ((3, 1), (2, 1)), ((2, 2), (2, 2)),
+                       ((3, 3), (1, 1)), ((3, 2), (2, 2))],
+)  # fmt: skip
+def test_separable_window_max_equals_the_max_of_every_window(kernel, strides):
+    from gnet.layers.windows import out_size, window_max
+
+    rng = np.random.default_rng(7)
+    X = rng.integers(-3, 4, (2, 7, 8, 3)).astype(np.float64)  # small integers: many ties
+    (kh, kw), (sh, sw) = kernel, strides
+    Ho, Wo = out_size(7, kh, sh, "valid"), out_size(8, kw, sw, "valid")
+    expected = np.empty((2, Ho, Wo, 3))
+    for a in range(Ho):
+        for b in range(Wo):
+            window = X[:, a * sh : a * sh + kh, b * sw : b * sw + kw, :]
+            expected[:, a, b, :] = window.max(axis=(1, 2))
+    Y = window_max(np, X, kernel, strides, (Ho, Wo))
+    np.testing.assert_array_equal(Y, expected)
+    Y[...] = 99  # a fresh array, never a view of X
+    assert X.max() < 99

@@ -82,6 +82,25 @@ def windows(X: Any, kernel: Pair, strides: Pair, out: Pair) -> list[Any]:
     ]
 
 
+def window_max(xp: Any, X: Any, kernel: Pair, strides: Pair, out: Pair) -> Any:
+    """The maximum of every window of X (N, H, W, C), as (N, Ho, Wo, C), taken
+    separably: over each window's kw columns on every row, then over its kh
+    rows. That is kw - 1 elementwise maxima on (N, H, Wo, C) and kh - 1 on
+    (N, Ho, Wo, C) instead of kh·kw - 1 on strided views: 1.5x faster for
+    2x2 pooling in NumPy."""
+    (kh, kw), (sh, sw), (Ho, Wo) = kernel, strides, out
+    R = _fold_max(xp, [X[:, :, j : j + sw * (Wo - 1) + 1 : sw, :] for j in range(kw)])
+    Y = _fold_max(xp, [R[:, i : i + sh * (Ho - 1) + 1 : sh, :, :] for i in range(kh)])
+    return Y if kh * kw > 1 else Y * 1  # a 1x1 window: a copy, not a view of X
+
+
+def _fold_max(xp: Any, parts: Sequence[Any]) -> Any:
+    out = parts[0]
+    for part in parts[1:]:
+        out = xp.maximum(out, part)
+    return out
+
+
 def scatter(
     xp: Any, parts: Sequence[Any], shape: Shape, kernel: Pair, strides: Pair, device: Any
 ) -> Any:
