@@ -11,7 +11,7 @@ adjoint of the read, col2im). Padding is ``concat`` with zero blocks. No
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .base import Shape
@@ -102,16 +102,19 @@ def _fold_max(xp: Any, parts: Sequence[Any]) -> Any:
 
 
 def scatter(
-    xp: Any, parts: Sequence[Any], shape: Shape, kernel: Pair, strides: Pair, device: Any
+    xp: Any, parts: Iterable[Any], shape: Shape, kernel: Pair, strides: Pair, device: Any
 ) -> Any:
     """The adjoint of :func:`windows`: a zero image of ``shape`` (N, H, W, C)
     with part ``i * kw + j`` (N, Ho, Wo, C) added at pixel (i, j) of every
-    window (overlapping windows add up)."""
+    window (overlapping windows add up). ``parts`` may be a generator: each
+    part is then made just before it is added."""
     (_, kw), (sh, sw) = kernel, strides
-    Ho, Wo = int(parts[0].shape[1]), int(parts[0].shape[2])
-    dX = xp.zeros(shape, dtype=parts[0].dtype, device=device)
+    dX = None
     for k, part in enumerate(parts):
+        if dX is None:
+            dX = xp.zeros(shape, dtype=part.dtype, device=device)
         i, j = divmod(k, kw)
+        Ho, Wo = int(part.shape[1]), int(part.shape[2])
         dX[:, i : i + sh * (Ho - 1) + 1 : sh, j : j + sw * (Wo - 1) + 1 : sw, :] += part
     return dX
 
