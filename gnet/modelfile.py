@@ -16,6 +16,7 @@ from typing import Any, TypeGuard
 import numpy as np
 
 from .errors import ModelFileError
+from .jsonlimits import check_depth, int_parser
 
 FORMAT_VERSION = 2
 _DTYPES = {"float16": "F16", "float32": "F32", "float64": "F64"}
@@ -107,11 +108,6 @@ def parse_json(text: str) -> Any:
     """``json.loads`` with limits: integers of at most MAX_INT_DIGITS digits,
     nesting at most MAX_JSON_DEPTH deep. ValueError (one line) otherwise."""
 
-    def bounded_int(digits: str) -> int:
-        if len(digits.lstrip("-")) > MAX_INT_DIGITS:
-            raise ValueError(f"integer of {len(digits)} digits (over {MAX_INT_DIGITS})")
-        return int(digits)
-
     containers, items = text.count("{") + text.count("["), text.count(",")
     if containers > MAX_JSON_CONTAINERS or items > MAX_JSON_ITEMS:
         raise ValueError(
@@ -119,17 +115,10 @@ def parse_json(text: str) -> Any:
             f"{MAX_JSON_CONTAINERS} and {MAX_JSON_ITEMS}"
         )
     try:
-        value = json.loads(text, parse_int=bounded_int)
+        value = json.loads(text, parse_int=int_parser(MAX_INT_DIGITS))
     except RecursionError:
         raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
-    stack = [(value, 0)]
-    while stack:  # iterative: a deep document cannot exhaust the C stack here
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            if depth >= MAX_JSON_DEPTH:
-                raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    check_depth(value, MAX_JSON_DEPTH)
     return value
 
 

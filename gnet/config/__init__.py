@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..jsonlimits import check_depth, int_parser
 from .forms import FILE_ONLY_KEYS, derived, normalise, resolve_mode
 from .keys import (
     ACTIVATION_ALIASES,
@@ -227,22 +228,11 @@ MAX_CONTAINERS = 100_000
 """Most lists and objects a config file may hold (counted before parsing)."""
 
 
-def _bounded_int(digits: str) -> int:
-    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
-        raise ValueError(f"integer of {len(digits)} digits (the limit is {MAX_INT_DIGITS})")
-    return int(digits)
+_bounded_int = int_parser(MAX_INT_DIGITS)
 
 
 def _check_depth(value: Any) -> None:
-    """ValueError when lists and objects nest deeper than MAX_DEPTH (iteratively)."""
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            if depth >= MAX_DEPTH:
-                raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    check_depth(value, MAX_DEPTH)
 
 
 def _shallow_enough(value: Any, where: str) -> None:
